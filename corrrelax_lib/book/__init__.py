@@ -1,0 +1,1 @@
+"""Build the research book: profiles, notebook execution with papermill, Jupyter Book."""

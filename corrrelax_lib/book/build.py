@@ -1,0 +1,59 @@
+"""Build the book: data, every notebook on a profile, the status page, then Jupyter Book."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from corrrelax_lib.book.execute import execute_notebook
+from corrrelax_lib.book.profiles import Profile, load_profile
+from corrrelax_lib.paths import repository_root
+from corrrelax_lib.book.results import load_results
+from corrrelax_lib.book.status import render_status_page
+from corrrelax_lib.data.sources import prepare_dataset
+from corrrelax_lib.io.atomic import atomic_write_text
+
+
+def notebook_sources(root: Path) -> list[Path]:
+    """Chapter sources ``notebooks/NN_*.py``, in chapter order."""
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def run_notebooks(profile: Profile, root: Path, *, only: list[str] | None = None, force: bool = False) -> None:
+    """Prepare the data and execute every chapter into ``book/chapters/<name>.ipynb``."""
+    prepare_dataset(profile.dataset, profile.data_root, root, workers=2)
+    parameters = profile.notebook_parameters()
+    for source in notebook_sources(root):
+        if only and source.stem not in only:
+            continue
+        start = time.perf_counter()
+        ran = execute_notebook(source, root / "book" / "chapters" / f"{source.stem}.ipynb", parameters,
+                               cwd=root, library_root=root / "corrrelax_lib", force=force)
+        state = f"executed in {time.perf_counter() - start:.1f} s" if ran else "up to date"
+        print(f"[book] {source.name}: {state}", flush=True)
+    status = render_status_page(profile, load_results(profile.results_dir))
+    atomic_write_text(root / "book" / "reproduction_status.md", status)
+
+
+def build_html(root: Path) -> Path:
+    """Run ``jupyter-book build`` (no execution; warnings are errors); return ``index.html``.
+
+    Raises:
+        subprocess.CalledProcessError: Sphinx reported an error or a warning.
+    """
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(root / "book"), "--warningiserror", "--nitpick", "--keep-going"]
+    subprocess.run(command, check=True, cwd=root)
+    return root / "book" / "_build" / "html" / "index.html"
+
+
+def build_book(profile_name: str, overrides: dict[str, Any] | None = None, *, only: list[str] | None = None,
+               force: bool = False) -> Path:
+    """The whole build for one profile; returns the path of ``index.html``."""
+    root = repository_root()
+    profile = load_profile(profile_name, overrides, root=root)
+    run_notebooks(profile, root, only=only, force=force)
+    return build_html(root)

@@ -1,0 +1,74 @@
+"""Execute one jupytext notebook with papermill, atomically and only when its inputs changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import nbformat
+import papermill
+
+from corrrelax_lib.io.atomic import atomic_path
+
+KERNEL_NAME = "python3"
+CACHE_KEY = "corrrelax_cache_key"
+
+
+def notebook_cache_key(source: Path, parameters: dict[str, Any], library_root: Path) -> str:
+    """SHA-256 of the notebook text, its parameters and every library source file."""
+    digest = hashlib.sha256(source.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    for path in sorted(library_root.rglob("*.py")):
+        digest.update(path.relative_to(library_root).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def declared_parameters(notebook: nbformat.NotebookNode) -> set[str]:
+    """Names assigned in the cell tagged ``parameters``.
+
+    Raises:
+        ValueError: no cell, or more than one, is tagged ``parameters``.
+    """
+    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"expected exactly one cell tagged 'parameters', found {len(cells)}")
+    names = set()
+    for line in cells[0].source.splitlines():
+        name, sep, _ = line.partition("=")
+        if sep and name.split(":")[0].strip().isidentifier() and not line.startswith((" ", "#")):
+            names.add(name.split(":")[0].strip())
+    return names
+
+
+def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], *, cwd: Path,
+                     library_root: Path, force: bool = False) -> bool:
+    """Convert ``source`` (py:percent) to a notebook, run it with papermill, save to ``output``.
+
+    Only the parameters the notebook declares are injected. The executed notebook is
+    written atomically and stamped with a cache key; an up-to-date ``output`` is kept
+    unless ``force``. Returns ``True`` when the notebook was executed.
+
+    Raises:
+        papermill.PapermillExecutionError: a cell failed (its traceback is in the message).
+    """
+    notebook = jupytext.read(source)
+    used = {k: v for k, v in parameters.items() if k in declared_parameters(notebook)}
+    key = notebook_cache_key(source, used, library_root)
+    if not force and output.is_file() and nbformat.read(output, as_version=4).metadata.get(CACHE_KEY) == key:
+        return False
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    with tempfile.TemporaryDirectory() as scratch, atomic_path(output) as executed:
+        unexecuted = Path(scratch) / source.with_suffix(".ipynb").name
+        nbformat.write(notebook, unexecuted)
+        papermill.execute_notebook(
+            str(unexecuted), str(executed), parameters=used, kernel_name=KERNEL_NAME,
+            cwd=str(cwd), progress_bar=False, log_output=False,
+        )
+        result = nbformat.read(executed, as_version=4)
+        result.metadata[CACHE_KEY] = key
+        nbformat.write(result, executed)
+    return True

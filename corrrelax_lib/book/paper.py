@@ -1,0 +1,32 @@
+"""The paper's published numbers, read from ``data_manifests/vindr-mammo.yml`` (never typed into notebooks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from corrrelax_lib.paths import manifest_path
+from corrrelax_lib.data.labels import LABELS
+
+
+def _vindr_manifest(root: Path | None = None) -> dict:
+    """The VinDr-Mammo manifest as a mapping."""
+    return yaml.safe_load(manifest_path("vindr-mammo", root).read_text())
+
+
+def paper_table1(root: Path | None = None) -> pd.DataFrame:
+    """Paper Table 1: index ``LABELS``, columns ``training``, ``test`` (int)."""
+    table = pd.DataFrame(_vindr_manifest(root)["paper_table1"]).T.astype("int64")
+    return table.loc[list(LABELS), ["training", "test"]]
+
+
+def paper_roi_size(root: Path | None = None) -> pd.DataFrame:
+    """Paper §3.1 ROI and image sizes: index ``image``/``roi``, columns mean/std of width and height."""
+    manifest = _vindr_manifest(root)
+    rows = {}
+    for name, key in (("image", "paper_image_size"), ("roi", "paper_roi_size")):
+        sizes = manifest[key]
+        rows[name] = {f"{axis} {stat}": sizes[axis].get(stat) for axis in ("width", "height") for stat in ("mean", "std")}
+    return pd.DataFrame(rows).T

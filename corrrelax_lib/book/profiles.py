@@ -1,0 +1,91 @@
+"""Run profiles (``book/profiles/<name>.yml``): which data, which sizes, which device.
+
+A profile file has three keys::
+
+    description: one line shown in the book
+    dataset: phantom-tiny | vindr-mammo        # a manifest in data_manifests/
+    parameters: {seed: 0, window_size: 64, ...} # injected into every notebook
+
+``data_root``, ``artifacts_dir`` and ``results_dir`` are added to the parameters as
+absolute paths. The data root comes from the ``CORRRELAX_DATA`` environment variable
+when set, else from the profile (the phantom profile generates its data under
+``artifacts/<profile>/data``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corrrelax_lib.paths import repository_root
+
+DATA_ENV_VAR = "CORRRELAX_DATA"
+ARTIFACTS_ENV_VAR = "CORRRELAX_ARTIFACTS"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A resolved run profile."""
+
+    name: str
+    description: str
+    dataset: str
+    data_root: Path
+    artifacts_dir: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def results_dir(self) -> Path:
+        """Where notebooks record the numbers the status page shows."""
+        return self.artifacts_dir / "results"
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """Everything a notebook's ``parameters`` cell may receive, paths as strings."""
+        return {
+            "profile": self.name,
+            "dataset": self.dataset,
+            **self.parameters,
+            "data_root": str(self.data_root),
+            "artifacts_dir": str(self.artifacts_dir),
+            "results_dir": str(self.results_dir),
+        }
+
+
+def load_profile(name: str, overrides: dict[str, Any] | None = None, *, root: Path | None = None) -> Profile:
+    """Read ``book/profiles/<name>.yml`` and apply ``overrides`` to its parameters.
+
+    Raises:
+        FileNotFoundError: no such profile (the message lists the available ones).
+        ValueError: a profile file without ``dataset`` or ``parameters``.
+    """
+    root = root or repository_root()
+    path = root / "book" / "profiles" / f"{name}.yml"
+    if not path.is_file():
+        available = sorted(p.stem for p in path.parent.glob("*.yml"))
+        raise FileNotFoundError(f"{path}: no profile {name!r}; available: {available}")
+    spec = yaml.safe_load(path.read_text()) or {}
+    for key in ("dataset", "parameters"):
+        if key not in spec:
+            raise ValueError(f"{path}: missing key {key!r}")
+    artifacts_dir = Path(os.environ.get(ARTIFACTS_ENV_VAR, root / "artifacts")) / name
+    return Profile(
+        name=name,
+        description=str(spec.get("description", "")),
+        dataset=str(spec["dataset"]),
+        data_root=_data_root(spec, artifacts_dir, root),
+        artifacts_dir=artifacts_dir.resolve(),
+        parameters={**spec["parameters"], **(overrides or {})},
+    )
+
+
+def _data_root(spec: dict[str, Any], artifacts_dir: Path, root: Path) -> Path:
+    """``$CORRRELAX_DATA``, else the profile's ``data_root``, else a generated-data folder."""
+    if os.environ.get(DATA_ENV_VAR):
+        return Path(os.environ[DATA_ENV_VAR]).expanduser().resolve()
+    if spec.get("data_root"):
+        return (root / Path(spec["data_root"]).expanduser()).resolve()
+    return (artifacts_dir / "data" / str(spec["dataset"])).resolve()

@@ -1,0 +1,1 @@
+"""Dataset descriptions: VinDr-Mammo schema, label grouping and the embedded phantoms."""

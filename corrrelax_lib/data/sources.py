@@ -1,0 +1,42 @@
+"""Make a profile's dataset available: generate the phantoms or check a VinDr-Mammo root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
+from corrrelax_lib.paths import manifest_path
+
+FINDINGS_CSV = "finding_annotations.csv"
+BREAST_CSV = "breast-level_annotations.csv"
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The profile's dataset is not where it should be; the message says how to get it."""
+
+
+def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers: int = 1) -> Path:
+    """Return a data root in the VinDr-Mammo layout, generating it for phantom datasets.
+
+    Args:
+        dataset: manifest name, e.g. ``"phantom-tiny"`` or ``"vindr-mammo"``.
+        data_root: where the data live (or will be generated).
+        repository: repository root holding ``data_manifests/``.
+        workers: processes used to render phantoms.
+
+    Raises:
+        DatasetUnavailableError: a non-generated dataset is missing its annotation CSVs.
+    """
+    manifest_file = manifest_path(dataset, repository)
+    manifest = yaml.safe_load(manifest_file.read_text())
+    if "generator" in manifest:
+        return write_phantom_dataset(data_root, PhantomConfig.from_manifest(manifest_file), workers=workers)
+    missing = [name for name in (FINDINGS_CSV, BREAST_CSV) if not (data_root / name).is_file()]
+    if missing:
+        raise DatasetUnavailableError(
+            f"{data_root}: missing {missing}. {manifest.get('name', dataset)} is not generated here; "
+            f"see {manifest_file} for how to obtain it, then set CORRRELAX_DATA to its root."
+        )
+    return data_root

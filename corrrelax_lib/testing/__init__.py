@@ -1,0 +1,1 @@
+"""Helpers for tests: small, hand-checkable inputs (DICOM files, images)."""

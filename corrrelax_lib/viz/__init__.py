@@ -1,0 +1,1 @@
+"""Figures of the book, drawn from data and from the parameters actually used."""

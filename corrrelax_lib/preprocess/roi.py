@@ -29,7 +29,7 @@ def breast_mask(
     *,
     working_size: int = 1024,
     opening_fraction: float = 0.02,
-    skin_band: float = 0.03,
+    skin_band: float = 0.05,
     min_area_fraction: float = 0.01,
 ) -> np.ndarray:
     """Boolean breast mask at full resolution.
@@ -38,7 +38,8 @@ def breast_mask(
         image: ``(H, W)`` float in [0, 1], breast bright (``read_mammogram`` output).
         working_size: longest side of the downscaled working copy, pixels.
         opening_fraction: opening kernel size as a fraction of the shorter side.
-        skin_band: width of the band searched for faint periphery, fraction of the shorter side.
+        skin_band: how far beyond the Otsu region the faint periphery is searched, as a
+            fraction of the shorter side (radius of the band).
         min_area_fraction: a breast smaller than this fraction of the image is "no breast".
 
     Returns:
@@ -123,8 +124,8 @@ def _largest_component(mask: np.ndarray) -> np.ndarray | None:
 
 def _grow_into_periphery(smooth: np.ndarray, core: np.ndarray, skin_band: float) -> np.ndarray:
     """Add above-background pixels connected to ``core`` within a band around it."""
-    band = max(3, int(round(skin_band * min(core.shape))) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (band, band))
+    radius = max(1, int(round(skin_band * min(core.shape))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near = cv2.dilate(core.astype(np.uint8), kernel).astype(bool)
     far = ~cv2.dilate(near.astype(np.uint8), kernel).astype(bool)
     background = smooth[far] if far.any() else smooth[~near]

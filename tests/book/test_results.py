@@ -1,0 +1,25 @@
+"""Results log and the generated reproduction-status page."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.book.results import ResultLog, load_results
+from corrrelax_lib.book.status import render_status_page
+
+
+def test_record_replaces_and_round_trips(tmp_path):
+    log = ResultLog(tmp_path, "02_dataset")
+    log.record("Table 1", "Mass (training)", np.int64(40), 989)
+    log.record("Table 1", "Mass (training)", np.int64(41), 989)
+    log.record("§3.1", "ratio", np.float32(0.5), None, "note")
+    loaded = load_results(tmp_path)["02_dataset"]
+    assert [(e.quantity, e.ours, e.paper) for e in loaded] == [("Mass (training)", 41, 989), ("ratio", 0.5, None)]
+
+
+def test_status_page_shows_ours_beside_paper(tmp_path):
+    ResultLog(tmp_path, "02_dataset").record("Table 1", "Mass (training)", 41, 989)
+    page = render_status_page(load_profile("tiny"), load_results(tmp_path))
+    assert "| Table 1 | Mass (training) | 41 | 989 |  |" in page
+    assert "synthetic phantoms" in page

@@ -1,0 +1,89 @@
+"""Breast ROI: keeps the breast and its faint skin line, leaves out film labels; clear error without breast."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
+from corrrelax_lib.io import read_mammogram
+from corrrelax_lib.preprocess import EmptyBreastError, boxes_to_roi, breast_roi
+from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
+from corrrelax_lib.testing.dicom import write_test_dicom
+
+# Annotated by hand on the real CBIS-DDSM scans, (x0, y0, x1, y1) pixels:
+# a box of breast tissue that the ROI must contain, and the film label ("LCC", "RMLO", ...)
+# that it must leave out.
+HAND_BOXES = {
+    "1-130.dcm": ((150, 1700, 900, 2800), (2050, 550, 2700, 1150)),
+    "1-131.dcm": ((150, 1700, 1000, 3100), (2100, 750, 2750, 1350)),
+    "1-132.dcm": ((2100, 1900, 2800, 3000), (0, 150, 450, 650)),
+    "1-133.dcm": ((2000, 1500, 2850, 3100), (0, 100, 650, 750)),
+    "1-280.dcm": ((150, 1800, 1200, 3000), (2350, 250, 2624, 850)),
+    "1-281.dcm": ((150, 1500, 1200, 3000), (2150, 250, 2576, 850)),
+    "1-282.dcm": ((1500, 1900, 2500, 3200), (0, 250, 400, 900)),
+    "1-283.dcm": ((1500, 2000, 2500, 3500), (0, 300, 450, 950)),
+}
+
+
+def contains(outer, inner) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def synthetic_mammogram() -> np.ndarray:
+    """Bright half-ellipse breast with a faint outer zone and skin line, plus a bright text label."""
+    image = np.zeros((400, 300), np.float32)
+    rows, cols = np.mgrid[0:400, 0:300]
+    radius = np.sqrt(((rows - 200) / 150.0) ** 2 + (cols / 150.0) ** 2)
+    image[radius < 1.0] = 0.6
+    image[(radius >= 1.0) & (radius < 1.06)] = 0.12  # faint periphery, below Otsu's cut
+    image[(radius >= 1.06) & (radius < 1.08)] = 0.15  # skin line, out to 1.08 * 150 = 162 px
+    label = np.zeros(image.shape, np.uint8)
+    cv2.putText(label, "L CC", (200, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 3)
+    image = np.maximum(image, label / 255.0).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 0.01, image.shape).astype(np.float32)
+    return np.clip(image + noise, 0, 1)
+
+
+def test_roi_keeps_faint_skin_line_and_drops_label():
+    x0, y0, x1, y1 = breast_roi(synthetic_mammogram())
+    assert x0 == 0
+    assert 158 <= x1 <= 168  # the skin line ends at 162 px; Otsu alone stops near 150
+    assert 32 <= y0 <= 42 and 358 <= y1 <= 368  # 200 -/+ 162
+    assert not overlaps((x0, y0, x1, y1), (200, 10, 300, 50))
+
+
+def test_all_black_image_raises():
+    with pytest.raises(EmptyBreastError, match="no breast found"):
+        breast_roi(np.zeros((64, 64), np.float32))
+
+
+def test_all_black_dicom_error_names_the_file(tmp_path):
+    path = write_test_dicom(tmp_path / "black.dicom", np.zeros((64, 48), np.uint16), bits_stored=12)
+    with pytest.raises(EmptyBreastError, match="black.dicom: no breast found"):
+        preprocess_mammogram(path)
+
+
+def test_boxes_move_into_roi_and_are_clipped():
+    boxes = np.array([[10, 20, 30, 40], [0, 0, 500, 500], [600, 600, 700, 700]])
+    moved = boxes_to_roi(boxes, (5, 10, 105, 210))
+    np.testing.assert_array_equal(moved, [[5, 10, 25, 30], [0, 0, 100, 200], [100, 200, 100, 200]])
+
+
+@pytest.mark.parametrize("name", sorted(HAND_BOXES))
+def test_real_cbis_ddsm_roi_keeps_breast_and_leaves_out_film_label(name):
+    files = cbis_ddsm_files().set_index(cbis_ddsm_files()["file"].map(lambda p: p.name))
+    image = read_mammogram(files.loc[name, "file"])
+    breast, label = HAND_BOXES[name]
+    lx0, ly0, lx1, ly1 = label
+    assert (image[ly0:ly1, lx0:lx1] > 0.5).sum() > 500, "the hand-annotated label box holds bright text"
+    roi = breast_roi(image)
+    assert contains(roi, breast)
+    assert not overlaps(roi, label)
+    area = (roi[2] - roi[0]) * (roi[3] - roi[1])
+    assert area < 0.6 * image.size

@@ -58,11 +58,14 @@ def breast_mask(
     return full.astype(bool) if scale != 1.0 else grown
 
 
-def breast_roi(image: np.ndarray, **mask_options: float) -> Box:
+def breast_roi(image: np.ndarray, *, margin_fraction: float = 0.02, **mask_options: float) -> Box:
     """Bounding box of the breast, ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive.
 
     Args:
         image: ``(H, W)`` float in [0, 1], breast bright.
+        margin_fraction: the box is grown by this fraction of the image's shorter side on
+            every side (clipped to the image), so findings annotated at the skin — a
+            retracted nipple's box reaches past the retracted contour — stay inside.
         **mask_options: passed to :func:`breast_mask`.
 
     Raises:
@@ -73,7 +76,10 @@ def breast_roi(image: np.ndarray, **mask_options: float) -> Box:
     """
     mask = breast_mask(image, **mask_options)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    margin = int(round(margin_fraction * min(image.shape)))
+    height, width = image.shape
+    return (max(0, int(cols[0]) - margin), max(0, int(rows[0]) - margin),
+            min(width, int(cols[-1]) + 1 + margin), min(height, int(rows[-1]) + 1 + margin))
 
 
 def boxes_to_roi(boxes_xyxy: np.ndarray, roi: Box) -> np.ndarray:

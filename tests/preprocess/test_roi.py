@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
+from corrrelax_lib.data.vindr import image_path, read_finding_annotations
 from corrrelax_lib.io import read_mammogram
 from corrrelax_lib.preprocess import EmptyBreastError, boxes_to_roi, breast_roi
 from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
@@ -51,11 +52,17 @@ def synthetic_mammogram() -> np.ndarray:
 
 
 def test_roi_keeps_faint_skin_line_and_drops_label():
-    x0, y0, x1, y1 = breast_roi(synthetic_mammogram())
+    x0, y0, x1, y1 = breast_roi(synthetic_mammogram(), margin_fraction=0.0)
     assert x0 == 0
     assert 158 <= x1 <= 168  # the skin line ends at 162 px; Otsu alone stops near 150
     assert 32 <= y0 <= 42 and 358 <= y1 <= 368  # 200 -/+ 162
     assert not overlaps((x0, y0, x1, y1), (200, 10, 300, 50))
+
+
+def test_margin_grows_the_roi_inside_the_image():
+    tight = breast_roi(synthetic_mammogram(), margin_fraction=0.0)
+    grown = breast_roi(synthetic_mammogram(), margin_fraction=0.02)  # 6 px on a 300 px side
+    assert grown == (0, tight[1] - 6, tight[2] + 6, tight[3] + 6)
 
 
 def test_all_black_image_raises():
@@ -87,3 +94,14 @@ def test_real_cbis_ddsm_roi_keeps_breast_and_leaves_out_film_label(name):
     assert not overlaps(roi, label)
     area = (roi[2] - roi[0]) * (roi[3] - roi[1])
     assert area < 0.6 * image.size
+
+
+def test_roi_keeps_every_phantom_box(tiny_data_root):
+    findings = read_finding_annotations(tiny_data_root / "finding_annotations.csv")
+    boxes = findings.dropna(subset=["xmin"])
+    assert len(boxes) > 100
+    for image_id, group in boxes.groupby("image_id"):
+        first = group.iloc[0]
+        roi = breast_roi(read_mammogram(image_path(tiny_data_root, first["study_id"], image_id)))
+        for box in group[["xmin", "ymin", "xmax", "ymax"]].itertuples(index=False):
+            assert contains(roi, tuple(box)), (image_id, roi, tuple(box), list(group["finding_categories"]))

@@ -1,0 +1,313 @@
+"""The embedded phantom dataset: determinism, VinDr-Mammo layout, DICOM encodings, visible lesions."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+import yaml
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless
+
+from corrrelax_lib.data.labels import CATEGORIES, NO_FINDING
+from corrrelax_lib.data.phantom import (
+    PhantomConfig,
+    annotation_tables,
+    csv_sha256,
+    plan_phantom_dataset,
+    planned_csv_sha256,
+    render_phantom_image,
+    write_phantom_dataset,
+)
+from corrrelax_lib.data.phantom import writer
+from corrrelax_lib.data.phantom.anatomy import inside_breast
+from corrrelax_lib.data.phantom.dicom import jpeg2000_available
+from corrrelax_lib.data.phantom.placement import CONTOUR_CATEGORIES
+from corrrelax_lib.data.phantom.render import render_brightness
+
+MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "phantom-tiny.yml"
+SMALL = PhantomConfig(seed=3, n_patients=3, image_height_range=(160, 200))
+FINDING_COLUMNS = [
+    "study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
+    "breast_birads", "breast_density", "finding_categories", "finding_birads",
+    "xmin", "ymin", "xmax", "ymax", "split",
+]  # fmt: skip
+BREAST_COLUMNS = [
+    "study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
+    "breast_birads", "breast_density", "split",
+]  # fmt: skip
+FINDING_CATEGORIES = [category for category in CATEGORIES if category != NO_FINDING]
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _categories(cell: str) -> list[str]:
+    return ast.literal_eval(cell)
+
+
+def _canonical_xy(plan, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Image-frame points -> canonical frame (chest wall at x = 0)."""
+    return (plan.width - x if plan.laterality == "R" else x), y
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_phantom_dataset(tmp_path_factory.mktemp("phantom") / "small", SMALL)
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def manifest_plans():
+    return plan_phantom_dataset(PhantomConfig.from_manifest(MANIFEST))
+
+
+# ---------------------------------------------------------------- determinism and atomicity
+
+
+def test_same_seed_gives_identical_files_whatever_the_workers(small_root: Path, tmp_path: Path) -> None:
+    again = write_phantom_dataset(tmp_path / "again", SMALL, workers=1)
+    parallel = write_phantom_dataset(tmp_path / "parallel", SMALL, workers=2)
+    hashes = _file_hashes(small_root)
+    assert len(hashes) == SMALL.n_images + 2
+    assert _file_hashes(again) == hashes
+    assert _file_hashes(parallel) == hashes
+
+
+def test_different_seed_changes_the_annotations() -> None:
+    other = dataclasses.replace(SMALL, seed=SMALL.seed + 1)
+    assert planned_csv_sha256(other) != planned_csv_sha256(SMALL)
+
+
+def test_written_csvs_are_the_planned_ones(small_root: Path) -> None:
+    assert csv_sha256(small_root) == planned_csv_sha256(SMALL)
+
+
+def test_complete_root_is_returned_without_regenerating(small_root: Path) -> None:
+    stamps = {path: path.stat().st_mtime_ns for path in small_root.rglob("*")}
+    assert write_phantom_dataset(small_root, dataclasses.replace(SMALL, seed=99)) == small_root
+    assert {path: path.stat().st_mtime_ns for path in small_root.rglob("*")} == stamps
+
+
+def test_failed_write_leaves_no_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def render_failing_on_third(plan):
+        calls.append(plan.index)
+        if len(calls) == 3:
+            raise RuntimeError("render failed")
+        return render_phantom_image(plan)
+
+    monkeypatch.setattr(writer, "render_phantom_image", render_failing_on_third)
+    with pytest.raises(RuntimeError, match="render failed"):
+        write_phantom_dataset(tmp_path / "root", SMALL)
+    assert list(tmp_path.iterdir()) == []  # neither root nor its staging sibling
+
+
+def test_incomplete_root_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    with pytest.raises(FileExistsError):
+        write_phantom_dataset(tmp_path / "root", SMALL)
+
+
+def test_planning_is_fast() -> None:
+    start = time.perf_counter()
+    plan_phantom_dataset(PhantomConfig())
+    assert time.perf_counter() - start < 1.0
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def test_manifest_matches_the_planner(manifest: dict) -> None:
+    config = PhantomConfig.from_manifest(MANIFEST)
+    assert config.to_dict() == manifest["generator"]
+    assert PhantomConfig.from_dict(config.to_dict()) == config
+    assert planned_csv_sha256(config) == manifest["sha256"]
+    assert manifest["n_images"] == config.n_images == len(plan_phantom_dataset(config))
+    assert manifest["n_files"] == config.n_images + 2
+    assert "SYNTHETIC" in manifest["description"]
+
+
+def test_written_file_count_matches_the_config(small_root: Path) -> None:
+    assert len(list(small_root.rglob("*.dicom"))) == SMALL.n_images
+    assert len([path for path in small_root.rglob("*") if path.is_file()]) == SMALL.n_images + 2
+
+
+# ---------------------------------------------------------------- VinDr-Mammo tables
+
+
+def test_every_category_in_both_splits(manifest_plans) -> None:
+    findings, _ = annotation_tables(manifest_plans)
+    for split in ("training", "test"):
+        rows = findings[findings["split"] == split]
+        present = {category for cell in rows["finding_categories"] for category in _categories(cell)}
+        assert set(FINDING_CATEGORIES) <= present, split
+    training = findings[findings["split"] == "training"]["finding_categories"].map(_categories)
+    assert sum("Mass" in cats for cats in training) >= 25
+    assert sum("Suspicious Calcification" in cats for cats in training) >= 20
+    all_boxes = set(findings["finding_categories"])
+    for multi_label in (
+        "['Mass', 'Suspicious Calcification']",
+        "['Focal Asymmetry', 'Architectural Distortion']",
+        "['Nipple Retraction', 'Skin Retraction']",
+    ):
+        assert multi_label in all_boxes
+
+
+def test_tables_follow_the_vindr_layout(manifest_plans) -> None:
+    findings, breasts = annotation_tables(manifest_plans)
+    assert list(findings.columns) == FINDING_COLUMNS
+    assert list(breasts.columns) == BREAST_COLUMNS
+    assert len(breasts) == len(manifest_plans) == breasts["image_id"].nunique()
+    for column in ("study_id", "series_id", "image_id"):
+        assert breasts[column].str.fullmatch(r"[0-9a-f]{32}").all()
+    assert set(breasts["laterality"]) == {"L", "R"} and set(breasts["view_position"]) == {"CC", "MLO"}
+    assert breasts["breast_birads"].str.fullmatch(r"BI-RADS [1-5]").all()
+    assert breasts["breast_density"].str.fullmatch(r"DENSITY [A-D]").all()
+    assert breasts.groupby("study_id")["split"].nunique().eq(1).all()  # split by patient
+    assert breasts.groupby("split")["study_id"].nunique().to_dict() == {"training": 32, "test": 8}
+
+    no_finding = findings["finding_categories"] == str([NO_FINDING])
+    assert findings.loc[no_finding, ["finding_birads", "xmin", "ymin", "xmax", "ymax"]].isna().all().all()
+    assert findings[no_finding].groupby("image_id").size().eq(1).all()
+    assert not set(findings.loc[no_finding, "image_id"]) & set(findings.loc[~no_finding, "image_id"])
+    boxes = findings[~no_finding]
+    assert boxes["finding_birads"].str.fullmatch(r"BI-RADS [1-5]").all()
+    assert (0 <= boxes["xmin"]).all() and (boxes["xmin"] < boxes["xmax"]).all()
+    assert (boxes["xmax"] <= boxes["width"]).all()
+    assert (0 <= boxes["ymin"]).all() and (boxes["ymin"] < boxes["ymax"]).all()
+    assert (boxes["ymax"] <= boxes["height"]).all()
+    assert np.allclose(boxes[["xmin", "ymin", "xmax", "ymax"]], boxes[["xmin", "ymin", "xmax", "ymax"]].round(2))
+
+
+def test_written_csv_reads_back_with_empty_no_finding_cells(small_root: Path) -> None:
+    findings = pd.read_csv(small_root / "finding_annotations.csv")
+    breasts = pd.read_csv(small_root / "breast-level_annotations.csv")
+    assert list(findings.columns) == FINDING_COLUMNS and list(breasts.columns) == BREAST_COLUMNS
+    no_finding = findings["finding_categories"] == "['No Finding']"
+    assert no_finding.any() and findings.loc[no_finding, ["xmin", "finding_birads"]].isna().all().all()
+    for row in breasts.itertuples():
+        assert (small_root / "images" / row.study_id / f"{row.image_id}.dicom").is_file()
+
+
+def test_interior_boxes_lie_inside_the_breast(manifest_plans) -> None:
+    for plan in manifest_plans:
+        for finding in plan.findings:
+            if CONTOUR_CATEGORIES & set(finding.categories):
+                continue
+            x0, y0, x1, y1 = finding.box_xyxy
+            xs, ys = np.meshgrid(np.linspace(x0, x1, 5), np.linspace(y0, y1, 5))
+            assert inside_breast(plan.shape, *_canonical_xy(plan, xs, ys)).all(), (plan.index, finding.categories)
+
+
+def test_film_labels_keep_a_gap_to_the_breast(manifest_plans) -> None:
+    for plan in manifest_plans:
+        gap = 0.03 * plan.width
+        for x0, y0, x1, y1 in (plan.film_label.label_xyxy, plan.film_label.marker_xyxy):
+            assert 0 <= x0 < x1 <= plan.width and 0 <= y0 < y1 <= plan.height
+            xs, ys = np.meshgrid(np.linspace(x0 - gap, x1 + gap, 15), np.linspace(y0 - gap, y1 + gap, 15))
+            assert not inside_breast(plan.shape, *_canonical_xy(plan, xs, ys)).any(), plan.index
+
+
+# ---------------------------------------------------------------- DICOM files
+
+
+def test_dicoms_decode_to_the_rendered_pixels(small_root: Path) -> None:
+    syntaxes, photometrics, bits = set(), set(), set()
+    for plan in plan_phantom_dataset(SMALL):
+        path = small_root / "images" / plan.ids.study_id / f"{plan.ids.image_id}.dicom"
+        assert path.read_bytes()[128:132] == b"DICM"  # preamble + file meta
+        ds = pydicom.dcmread(path)
+        assert ds.Modality == "MG" and ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.1.2"
+        assert (ds.ImageLaterality, ds.ViewPosition) == (plan.laterality, plan.view_position)
+        assert (ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.BitsAllocated) == (plan.height, plan.width, 1, 16)
+        assert ds.HighBit == ds.BitsStored - 1 and ds.PixelRepresentation == 0
+        assert ds.SOPInstanceUID == plan.ids.sop_instance_uid == ds.file_meta.MediaStorageSOPInstanceUID
+        assert "SYNTHETIC" in str(ds.PatientName) and "SYNTHETIC" in ds.ImageComments
+        assert "SYNTHETIC" in ds.SeriesDescription
+        np.testing.assert_array_equal(ds.pixel_array, render_phantom_image(plan))
+        syntaxes.add(ds.file_meta.TransferSyntaxUID)
+        photometrics.add(ds.PhotometricInterpretation)
+        bits.add(ds.BitsStored)
+    expected = {ExplicitVRLittleEndian, RLELossless} | ({JPEG2000Lossless} if jpeg2000_available() else set())
+    assert syntaxes == expected
+    assert photometrics == {"MONOCHROME1", "MONOCHROME2"}
+    assert len(bits) >= 2
+
+
+def test_monochrome1_stores_the_breast_dark() -> None:
+    plans = plan_phantom_dataset(SMALL)
+    for photometric in ("MONOCHROME1", "MONOCHROME2"):
+        plan = next(p for p in plans if p.encoding.photometric == photometric)
+        stored = render_phantom_image(plan).astype(float) / (2**plan.encoding.bits_stored - 1)
+        centre, corner = stored[plan.height // 2, plan.width // 2], np.median(stored[:5, :5])
+        assert (centre > corner) == (photometric == "MONOCHROME2")
+
+
+# ---------------------------------------------------------------- lesions are drawn
+
+
+@pytest.fixture(scope="module")
+def small_image_plans():
+    """Many small images, so every lesion kind appears and renders quickly."""
+    return plan_phantom_dataset(PhantomConfig(seed=1, n_patients=40, image_height_range=(160, 200)))
+
+
+def test_every_finding_changes_pixels_only_inside_its_box(small_image_plans) -> None:
+    seen_kinds = set()
+    for plan in small_image_plans:
+        new_kinds = {lesion.kind for finding in plan.findings for lesion in finding.lesions} - seen_kinds
+        if not new_kinds:
+            continue
+        seen_kinds |= new_kinds
+        change = np.abs(render_brightness(plan) - render_brightness(dataclasses.replace(plan, findings=())))
+        outside = np.ones_like(change, dtype=bool)
+        for finding in plan.findings:
+            x0, y0, x1, y1 = finding.box_xyxy
+            rows = slice(max(int(y0) - 1, 0), int(np.ceil(y1)) + 1)
+            cols = slice(max(int(x0) - 1, 0), int(np.ceil(x1)) + 1)
+            outside[rows, cols] = False
+            assert change[rows, cols].max() > 0.02, (plan.index, finding.categories)
+        assert change[outside].max() == 0.0, plan.index
+    assert len(seen_kinds) == 11
+
+
+def test_mass_box_is_brighter_than_its_surroundings(manifest_plans) -> None:
+    plan, finding = max(
+        ((p, f) for p in manifest_plans for f in p.findings if f.lesions[0].kind == "mass"),
+        key=lambda pair: pair[1].lesions[0].contrast,
+    )
+    brightness = render_brightness(plan)
+    x = np.arange(plan.width)[None, :] + 0.5
+    y = np.arange(plan.height)[:, None] + 0.5
+    x0, y0, x1, y1 = finding.box_xyxy
+    in_box = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    pad = 0.5 * (x1 - x0)
+    near_box = (x >= x0 - pad) & (x <= x1 + pad) & (y >= y0 - pad) & (y <= y1 + pad)
+    ring = near_box & ~in_box & inside_breast(plan.shape, *_canonical_xy(plan, x, y), margin=10.0)
+    assert brightness[in_box].mean() - brightness[ring].mean() > 0.03
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        PhantomConfig(test_fraction=1.0)
+    with pytest.raises(ValueError):
+        PhantomConfig(image_height_range=(300, 200))
+    with pytest.raises(ValueError):
+        PhantomConfig(boxes_per_finding_image=4.0)

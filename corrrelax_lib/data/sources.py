@@ -7,10 +7,8 @@ from pathlib import Path
 import yaml
 
 from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
+from corrrelax_lib.data.vindr import BREAST_CSV, FINDINGS_CSV
 from corrrelax_lib.paths import manifest_path
-
-FINDINGS_CSV = "finding_annotations.csv"
-BREAST_CSV = "breast-level_annotations.csv"
 
 
 class DatasetUnavailableError(RuntimeError):

@@ -21,6 +21,8 @@ import pandas as pd
 
 from corrrelax_lib.data.labels import LABELS, NO_FINDING, group_categories
 
+FINDINGS_CSV = "finding_annotations.csv"
+BREAST_CSV = "breast-level_annotations.csv"
 FINDING_COLUMNS: tuple[str, ...] = (
     "study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
     "breast_birads", "breast_density", "finding_categories", "finding_birads",

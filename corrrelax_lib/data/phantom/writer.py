@@ -25,10 +25,9 @@ from corrrelax_lib.data.phantom.config import PhantomConfig
 from corrrelax_lib.data.phantom.dicom import encode_dicom
 from corrrelax_lib.data.phantom.plan import ImagePlan, annotation_tables, plan_phantom_dataset
 from corrrelax_lib.data.phantom.render import render_phantom_image
+from corrrelax_lib.data.vindr import BREAST_CSV, FINDINGS_CSV
 
-FINDING_CSV = "finding_annotations.csv"
-BREAST_CSV = "breast-level_annotations.csv"
-CSV_NAMES = (FINDING_CSV, BREAST_CSV)
+CSV_NAMES = (FINDINGS_CSV, BREAST_CSV)
 
 
 def dicom_relative_path(plan: ImagePlan) -> Path:
@@ -40,7 +39,7 @@ def annotation_csv_texts(plans: Sequence[ImagePlan]) -> dict[str, str]:
     """The two annotation CSVs as text, exactly as written (boxes with 2 decimals, empty cells for NaN)."""
     findings, breasts = annotation_tables(plans)
     return {
-        FINDING_CSV: findings.to_csv(index=False, float_format="%.2f", lineterminator="\n"),
+        FINDINGS_CSV: findings.to_csv(index=False, float_format="%.2f", lineterminator="\n"),
         BREAST_CSV: breasts.to_csv(index=False, lineterminator="\n"),
     }
 

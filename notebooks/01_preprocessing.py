@@ -22,7 +22,7 @@
 # (ROI), found with Otsu's threshold and contours. We end with the ROI-size statistics
 # that §3.1 reports.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "tiny"
 dataset = "phantom-tiny"
 data_root = "artifacts/tiny/data/phantom-tiny"

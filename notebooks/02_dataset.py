@@ -20,7 +20,7 @@
 # *No Finding* sample. We count samples per label and split, put the paper's counts
 # beside ours, and show example crops of each label after preprocessing.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "tiny"
 dataset = "phantom-tiny"
 data_root = "artifacts/tiny/data/phantom-tiny"

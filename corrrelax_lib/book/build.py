@@ -25,7 +25,7 @@ def notebook_sources(root: Path) -> list[Path]:
 def run_notebooks(profile: Profile, root: Path, *, only: list[str] | None = None, force: bool = False) -> None:
     """Prepare the data and execute every chapter into ``book/chapters/<name>.ipynb``."""
     prepare_dataset(profile.dataset, profile.data_root, root, workers=2)
-    parameters = profile.notebook_parameters()
+    parameters = profile.notebook_parameters(relative_to=root)
     for source in notebook_sources(root):
         if only and source.stem not in only:
             continue
@@ -39,13 +39,13 @@ def run_notebooks(profile: Profile, root: Path, *, only: list[str] | None = None
 
 
 def build_html(root: Path) -> Path:
-    """Run ``jupyter-book build`` (no execution; warnings are errors); return ``index.html``.
+    """Run ``jupyter-book build`` on all pages (no execution; warnings are errors); return ``index.html``.
 
     Raises:
         subprocess.CalledProcessError: Sphinx reported an error or a warning.
     """
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", str(root / "book"), "--warningiserror", "--nitpick", "--keep-going"]
+    command = [str(jupyter_book), "build", str(root / "book"), "--all", "--warningiserror", "--nitpick", "--keep-going"]
     subprocess.run(command, check=True, cwd=root)
     return root / "book" / "_build" / "html" / "index.html"
 

@@ -43,15 +43,19 @@ class Profile:
         """Where notebooks record the numbers the status page shows."""
         return self.artifacts_dir / "results"
 
-    def notebook_parameters(self) -> dict[str, Any]:
-        """Everything a notebook's ``parameters`` cell may receive, paths as strings."""
+    def notebook_parameters(self, relative_to: Path | None = None) -> dict[str, Any]:
+        """Everything a notebook's ``parameters`` cell may receive, paths as strings.
+
+        Args:
+            relative_to: the notebooks' working directory; paths below it are given
+                relative to it, so executed notebooks show no machine-specific paths.
+        """
+        paths = {"data_root": self.data_root, "artifacts_dir": self.artifacts_dir, "results_dir": self.results_dir}
         return {
             "profile": self.name,
             "dataset": self.dataset,
             **self.parameters,
-            "data_root": str(self.data_root),
-            "artifacts_dir": str(self.artifacts_dir),
-            "results_dir": str(self.results_dir),
+            **{name: _display_path(path, relative_to) for name, path in paths.items()},
         }
 
 
@@ -80,6 +84,13 @@ def load_profile(name: str, overrides: dict[str, Any] | None = None, *, root: Pa
         artifacts_dir=artifacts_dir.resolve(),
         parameters={**spec["parameters"], **(overrides or {})},
     )
+
+
+def _display_path(path: Path, relative_to: Path | None) -> str:
+    """``path`` relative to ``relative_to`` when it lies below it, else absolute."""
+    if relative_to is not None and path.is_relative_to(relative_to.resolve()):
+        return path.relative_to(relative_to.resolve()).as_posix()
+    return str(path)
 
 
 def _data_root(spec: dict[str, Any], artifacts_dir: Path, root: Path) -> Path:

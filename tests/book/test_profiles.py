@@ -5,17 +5,21 @@ from __future__ import annotations
 import pytest
 
 from corrrelax_lib.book.__main__ import parse_overrides
-from corrrelax_lib.book.profiles import DATA_ENV_VAR, load_profile
+from corrrelax_lib.book.profiles import ARTIFACTS_ENV_VAR, DATA_ENV_VAR, load_profile
 from corrrelax_lib.paths import repository_root
 
 
 def test_tiny_profile_generates_phantoms_under_artifacts(monkeypatch):
     monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    monkeypatch.delenv(ARTIFACTS_ENV_VAR, raising=False)
     profile = load_profile("tiny")
     assert profile.dataset == "phantom-tiny"
     assert profile.data_root == profile.artifacts_dir / "data" / "phantom-tiny"
     parameters = profile.notebook_parameters()
     assert parameters["profile"] == "tiny" and parameters["data_root"] == str(profile.data_root)
+    relative = profile.notebook_parameters(relative_to=repository_root())
+    assert relative["data_root"] == "artifacts/tiny/data/phantom-tiny"
+    assert relative["results_dir"] == "artifacts/tiny/results"
 
 
 def test_full_profile_has_the_papers_settings(monkeypatch, tmp_path):

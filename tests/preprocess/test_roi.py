@@ -105,3 +105,22 @@ def test_roi_keeps_every_phantom_box(tiny_data_root):
         roi = breast_roi(read_mammogram(image_path(tiny_data_root, first["study_id"], image_id)))
         for box in group[["xmin", "ymin", "xmax", "ymax"]].itertuples(index=False):
             assert contains(roi, tuple(box)), (image_id, roi, tuple(box), list(group["finding_categories"]))
+
+
+def test_scanner_border_touching_the_breast_is_not_the_breast():
+    """A bright 2-px frame (0.7% of the side, ~19 px on a CBIS-DDSM scan) touches the breast at the chest wall."""
+    image = synthetic_mammogram()
+    image[:2, :] = image[-2:, :] = image[:, :2] = image[:, -2:] = 1.0
+    x0, y0, x1, y1 = breast_roi(image, margin_fraction=0.0)
+    # the breast spans y 32..368; growth into the periphery band (5% of 300 px) is all the frame may add
+    assert 32 - 15 <= y0 and y1 <= 368 + 15
+    assert x1 <= 168
+
+
+def test_thicker_borders_need_a_larger_opening():
+    """A 4-px frame survives the default 6-px opening; ``opening_fraction`` is the knob for it."""
+    image = synthetic_mammogram()
+    image[:4, :] = image[-4:, :] = image[:, :4] = image[:, -4:] = 1.0
+    assert breast_roi(image, margin_fraction=0.0) == (0, 0, 300, 400)
+    x0, y0, x1, y1 = breast_roi(image, margin_fraction=0.0, opening_fraction=0.04)
+    assert 17 <= y0 and y1 <= 383 and x1 <= 168

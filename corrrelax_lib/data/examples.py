@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,6 @@ import pandas as pd
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.data.vindr import BOX_COLUMNS, image_path
 from corrrelax_lib.preprocess.pipeline import PreprocessedMammogram, preprocess_mammogram
-from corrrelax_lib.viz.preprocessing import crop_with_context
 
 
 def label_example_crops(
@@ -55,3 +55,18 @@ def _crop(data_root: str | os.PathLike[str], row: pd.Series, cache: dict[str, Pr
         xmin, ymin, xmax, ymax = row[BOX_COLUMNS].astype(float)
         box = (xmin - x0, ymin - y0, xmax - x0, ymax - y0)
     return crop_with_context(mammogram.image, box, context=0 if is_normal else context)
+
+
+def crop_with_context(image: np.ndarray, box_xyxy: Sequence[float], context: float = 0.5) -> np.ndarray:
+    """Square crop around a box, enlarged by ``context`` of its longer side on every side.
+
+    Args:
+        image: ``(h, w, C)`` or ``(h, w)`` array.
+        box_xyxy: ``(xmin, ymin, xmax, ymax)`` in the image's pixels.
+    """
+    xmin, ymin, xmax, ymax = box_xyxy
+    half = 0.5 * max(xmax - xmin, ymax - ymin) * (1 + 2 * context)
+    cx, cy = 0.5 * (xmin + xmax), 0.5 * (ymin + ymax)
+    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+    x1, y1 = min(image.shape[1], int(np.ceil(cx + half))), min(image.shape[0], int(np.ceil(cy + half)))
+    return image[y0:y1, x0:x1]

@@ -39,21 +39,6 @@ def plot_preprocessing_steps(
     return fig
 
 
-def crop_with_context(image: np.ndarray, box_xyxy: Sequence[float], context: float = 0.5) -> np.ndarray:
-    """Square crop around a box, enlarged by ``context`` of its longer side on every side.
-
-    Args:
-        image: ``(h, w, C)`` or ``(h, w)`` array.
-        box_xyxy: ``(xmin, ymin, xmax, ymax)`` in the image's pixels.
-    """
-    xmin, ymin, xmax, ymax = box_xyxy
-    half = 0.5 * max(xmax - xmin, ymax - ymin) * (1 + 2 * context)
-    cx, cy = 0.5 * (xmin + xmax), 0.5 * (ymin + ymax)
-    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
-    x1, y1 = min(image.shape[1], int(np.ceil(cx + half))), min(image.shape[0], int(np.ceil(cy + half)))
-    return image[y0:y1, x0:x1]
-
-
 def plot_crop_grid(crops: dict[str, list[np.ndarray]], *, suptitle: str | None = None) -> Figure:
     """One row per label, one column per example crop (fused RGB)."""
     n_cols = max(1, max((len(v) for v in crops.values()), default=1))

@@ -25,6 +25,7 @@ book: $(STAMP)
 	$(PY) -m corrrelax_lib.book build --profile $(PROFILE)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check corrrelax_lib tests notebooks
 	$(PY) -m pytest
 
 clean:

@@ -10,11 +10,11 @@ from typing import Any
 
 from corrrelax_lib.book.execute import execute_notebook
 from corrrelax_lib.book.profiles import Profile, load_profile
-from corrrelax_lib.paths import repository_root
 from corrrelax_lib.book.results import load_results
 from corrrelax_lib.book.status import render_status_page
 from corrrelax_lib.data.sources import prepare_dataset
 from corrrelax_lib.io.atomic import atomic_write_text
+from corrrelax_lib.paths import repository_root
 
 
 def notebook_sources(root: Path) -> list[Path]:

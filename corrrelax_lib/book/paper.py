@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from corrrelax_lib.paths import manifest_path
 from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.paths import manifest_path
 
 
 def _vindr_manifest(root: Path | None = None) -> dict:
@@ -28,5 +28,7 @@ def paper_roi_size(root: Path | None = None) -> pd.DataFrame:
     rows = {}
     for name, key in (("image", "paper_image_size"), ("roi", "paper_roi_size")):
         sizes = manifest[key]
-        rows[name] = {f"{axis} {stat}": sizes[axis].get(stat) for axis in ("width", "height") for stat in ("mean", "std")}
+        rows[name] = {
+            f"{axis} {stat}": sizes[axis].get(stat) for axis in ("width", "height") for stat in ("mean", "std")
+        }
     return pd.DataFrame(rows).T

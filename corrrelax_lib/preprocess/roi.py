@@ -76,7 +76,7 @@ def breast_roi(image: np.ndarray, *, margin_fraction: float = 0.02, **mask_optio
     """
     mask = breast_mask(image, **mask_options)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    margin = int(round(margin_fraction * min(image.shape)))
+    margin = round(margin_fraction * min(image.shape))
     height, width = image.shape
     return (max(0, int(cols[0]) - margin), max(0, int(rows[0]) - margin),
             min(width, int(cols[-1]) + 1 + margin), min(height, int(rows[-1]) + 1 + margin))
@@ -114,7 +114,7 @@ def _opened_otsu_mask(smooth: np.ndarray, opening_fraction: float) -> np.ndarray
     if grey.max() == grey.min():
         return np.zeros_like(grey)
     _, mask = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    size = max(3, int(round(opening_fraction * min(grey.shape))) | 1)
+    size = max(3, round(opening_fraction * min(grey.shape)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
 
@@ -130,7 +130,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray | None:
 
 def _grow_into_periphery(smooth: np.ndarray, core: np.ndarray, skin_band: float) -> np.ndarray:
     """Add above-background pixels connected to ``core`` within a band around it."""
-    radius = max(1, int(round(skin_band * min(core.shape))))
+    radius = max(1, round(skin_band * min(core.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near = cv2.dilate(core.astype(np.uint8), kernel).astype(bool)
     far = ~cv2.dilate(near.astype(np.uint8), kernel).astype(bool)
@@ -140,6 +140,6 @@ def _grow_into_periphery(smooth: np.ndarray, core: np.ndarray, skin_band: float)
     median = float(np.median(background))
     spread = 1.4826 * float(np.median(np.abs(background - median)))
     candidate = ((smooth > median + 4 * spread + 1e-3) & near) | core
-    count, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
+    _, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
     keep = np.unique(labels[core])
     return np.isin(labels, keep[keep > 0])

@@ -24,8 +24,8 @@ from corrrelax_lib.data.phantom import (
     planned_csv_sha256,
     render_phantom_image,
     write_phantom_dataset,
+    writer,
 )
-from corrrelax_lib.data.phantom import writer
 from corrrelax_lib.data.phantom.anatomy import inside_breast
 from corrrelax_lib.data.phantom.dicom import jpeg2000_available
 from corrrelax_lib.data.phantom.placement import CONTOUR_CATEGORIES

@@ -73,32 +73,32 @@ def test_real_cbis_ddsm_scans_read_with_sane_shape_and_range():
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(MammogramReadError, match="nowhere.dicom: no such file"):
+    with pytest.raises(MammogramReadError, match=r"nowhere\.dicom: no such file"):
         read_mammogram(tmp_path / "nowhere.dicom")
 
 
 def test_non_dicom_file_is_named(tmp_path):
     path = tmp_path / "notes.dicom"
     path.write_text("this is not a DICOM file")
-    with pytest.raises(MammogramReadError, match="notes.dicom: not a readable DICOM"):
+    with pytest.raises(MammogramReadError, match=r"notes\.dicom: not a readable DICOM"):
         read_mammogram(path)
 
 
 def test_truncated_dicom_is_named(tmp_path, breast):
     path = write_test_dicom(tmp_path / "cut.dicom", breast, bits_stored=12)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(MammogramReadError, match="cut.dicom"):
+    with pytest.raises(MammogramReadError, match=r"cut\.dicom"):
         read_mammogram(path)
 
 
 def test_dicom_without_pixel_data_is_named(tmp_path, breast):
     path = write_test_dicom(tmp_path / "empty.dicom", breast, with_pixels=False)
-    with pytest.raises(MammogramReadError, match="empty.dicom: DICOM file has no pixel data"):
+    with pytest.raises(MammogramReadError, match=r"empty\.dicom: DICOM file has no pixel data"):
         read_mammogram(path)
 
 
 def test_undecodable_image_file_is_named(tmp_path):
     path = tmp_path / "broken.png"
     path.write_bytes(b"\x89PNG not really")
-    with pytest.raises(MammogramReadError, match="broken.png: OpenCV cannot decode"):
+    with pytest.raises(MammogramReadError, match=r"broken\.png: OpenCV cannot decode"):
         read_mammogram(path)

@@ -72,7 +72,7 @@ def test_all_black_image_raises():
 
 def test_all_black_dicom_error_names_the_file(tmp_path):
     path = write_test_dicom(tmp_path / "black.dicom", np.zeros((64, 48), np.uint16), bits_stored=12)
-    with pytest.raises(EmptyBreastError, match="black.dicom: no breast found"):
+    with pytest.raises(EmptyBreastError, match=r"black\.dicom: no breast found"):
         preprocess_mammogram(path)
 
 
@@ -111,7 +111,7 @@ def test_scanner_border_touching_the_breast_is_not_the_breast():
     """A bright 2-px frame (0.7% of the side, ~19 px on a CBIS-DDSM scan) touches the breast at the chest wall."""
     image = synthetic_mammogram()
     image[:2, :] = image[-2:, :] = image[:, :2] = image[:, -2:] = 1.0
-    x0, y0, x1, y1 = breast_roi(image, margin_fraction=0.0)
+    _, y0, x1, y1 = breast_roi(image, margin_fraction=0.0)
     # the breast spans y 32..368; growth into the periphery band (5% of 300 px) is all the frame may add
     assert 32 - 15 <= y0 and y1 <= 368 + 15
     assert x1 <= 168
@@ -122,5 +122,5 @@ def test_thicker_borders_need_a_larger_opening():
     image = synthetic_mammogram()
     image[:4, :] = image[-4:, :] = image[:, :4] = image[:, -4:] = 1.0
     assert breast_roi(image, margin_fraction=0.0) == (0, 0, 300, 400)
-    x0, y0, x1, y1 = breast_roi(image, margin_fraction=0.0, opening_fraction=0.04)
+    _, y0, x1, y1 = breast_roi(image, margin_fraction=0.0, opening_fraction=0.04)
     assert 17 <= y0 and y1 <= 383 and x1 <= 168

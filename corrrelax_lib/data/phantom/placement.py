@@ -97,7 +97,7 @@ def _calcification(layout: LesionLayout, center: Point, scale: float, cluster_ra
     xs = center[0] + u * np.cos(direction) - v * np.sin(direction)
     ys = center[1] + u * np.sin(direction) + v * np.cos(direction)
     sizes = layout.rng.uniform(0.5, 1.5, n_dots)
-    dots = tuple((float(x), float(y), float(s)) for x, y, s in zip(xs, ys, sizes))
+    dots = tuple((float(x), float(y), float(s)) for x, y, s in zip(xs, ys, sizes, strict=True))
     return make_lesion("calcification", center, layout.uniform(0.18, 0.4), dots=dots)
 
 
@@ -227,7 +227,7 @@ def _contour_points(shape: BreastShape, theta: float, half_width: float, inset: 
     """Points of the contour over ``theta +- half_width``, moved ``inset`` pixels inwards along the radius."""
     thetas = np.linspace(theta - half_width, theta + half_width, 25)
     radius = boundary_radius(shape, thetas) - inset
-    return [(float(r * np.cos(t)), float(shape.origin_y + r * np.sin(t))) for r, t in zip(radius, thetas)]
+    return [(float(r * np.cos(t)), float(shape.origin_y + r * np.sin(t))) for r, t in zip(radius, thetas, strict=True)]
 
 
 def _contour_arc_fits(layout: LesionLayout, points: list[Point]) -> bool:

@@ -149,7 +149,7 @@ def box_quota(n_finding_images: int, boxes_per_finding_image: float) -> list[tup
     n_boxes = min(capacity, max(len(REQUIRED_BOXES), round(n_finding_images * boxes_per_finding_image)))
     boxes = list(REQUIRED_BOXES[:n_boxes])
     counts = _apportion(list(EXTRA_BOX_WEIGHTS.values()), n_boxes - len(boxes))
-    for categories, count in zip(EXTRA_BOX_WEIGHTS, counts):
+    for categories, count in zip(EXTRA_BOX_WEIGHTS, counts, strict=True):
         boxes += [categories] * count
     return boxes
 

@@ -50,7 +50,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from corrrelax_lib.book.notes import dataset_banner
+from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.paper import paper_roi_size
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.vindr import image_path, read_breast_annotations, read_finding_annotations
@@ -99,6 +99,7 @@ print(f"{example['laterality']}-{example['view_position']}, {normalised.shape[1]
 
 # %% mystnb={"figure": {"caption": "Figure 2 | Preprocessing of one mammogram of this build's dataset: normalised image with the Otsu breast ROI, then the ROI normalised, CLAHE at clip limits 1.0 and 2.0, and the three channels fused as RGB.", "name": "fig-preprocessing"}}
 plot_preprocessing_steps(normalised, preprocessed.image, preprocessed.roi, clahe_clip_limits)
+plt.suptitle(f"{dataset_label(dataset)}: {example['laterality']}-{example['view_position']}", fontsize=9)
 plt.show()
 
 # %% [markdown]
@@ -112,7 +113,7 @@ plt.show()
 images = read_breast_annotations(f"{data_root}/breast-level_annotations.csv")
 sizes = roi_size_table(data_root, images)
 ours = size_summary(sizes)
-comparison = pd.concat({"ours": ours, "paper (VinDr-Mammo)": paper_roi_size()}, axis=0).round(1)
+comparison = pd.concat({f"ours ({dataset_label(dataset)})": ours, "paper (VinDr-Mammo)": paper_roi_size()}, axis=0)
 display(comparison.style.format(precision=1, na_rep="—").set_caption(
     "ROI and image sizes in pixels, ours beside the paper's (§3.1)"))
 
@@ -134,10 +135,12 @@ results.record("Figure 2", "preprocessing figure", "yes")
 fig, ax = plt.subplots(figsize=(5, 3.5))
 for view, group in sizes.groupby("view_position"):
     ax.scatter(group["roi_width"] / group["width"], group["roi_height"] / group["height"], label=view, s=14)
+ax.scatter([paper_width_ratio], [paper_height_ratio], marker="*", s=160, color="black",
+           label="paper (VinDr-Mammo means)")
 ax.set_xlabel("ROI width / image width")
 ax.set_ylabel("ROI height / image height")
 ax.legend(title="view")
-ax.set_title("Fraction of each image kept by the ROI")
+ax.set_title(f"Fraction of each image kept by the ROI ({dataset_label(dataset)})")
 plt.show()
 
 # %% [markdown]

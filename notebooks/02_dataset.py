@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from corrrelax_lib.book.notes import dataset_banner
+from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.paper import paper_table1
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.examples import label_example_crops
@@ -57,8 +57,10 @@ display(grouping.style.set_caption("VinDr-Mammo categories and the paper label e
 # %%
 ours = table1_counts(f"{data_root}/finding_annotations.csv")
 paper = paper_table1()
-table1 = pd.concat({f"ours ({dataset})": ours, "paper (VinDr-Mammo)": paper}, axis=1)
-display(table1.style.set_caption(f"Table 1 | Number of samples per label and split: ours ({dataset}) beside the paper's (VinDr-Mammo)"))
+table1 = pd.concat({f"ours ({dataset_label(dataset)})": ours, "paper (VinDr-Mammo)": paper}, axis=1)
+display(table1.style.set_caption(
+    f"Table 1 | Number of samples per label and split: ours ({dataset_label(dataset)}) beside the paper's (VinDr-Mammo)"
+))
 
 # %%
 for label in ours.index:
@@ -71,7 +73,7 @@ for label in ours.index:
 # share of the finding samples (No Finding excluded) in both.
 
 # %%
-findings_only = pd.concat({"ours": ours.drop(index="No Finding").sum(axis=1),
+findings_only = pd.concat({f"ours ({dataset_label(dataset)})": ours.drop(index="No Finding").sum(axis=1),
                            "paper": paper.drop(index="No Finding").sum(axis=1)}, axis=1)
 shares = findings_only / findings_only.sum()
 ax = shares.plot.barh(figsize=(6, 3.5))
@@ -90,7 +92,7 @@ plt.show()
 # %% mystnb={"figure": {"caption": "Example crops of every label after preprocessing (fused RGB), drawn at random with the profile's seed.", "name": "fig-label-crops"}}
 samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
 crops = label_example_crops(data_root, samples[samples["split"] == "training"], n_examples_per_label, seed=seed)
-plot_crop_grid(crops, suptitle=f"{dataset}: training crops per label")
+plot_crop_grid(crops, suptitle=f"{dataset_label(dataset)}: training crops per label")
 plt.show()
 
 # %% [markdown]

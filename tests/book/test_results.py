@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.book.results import ResultLog, load_results
 from corrrelax_lib.book.status import render_status_page
@@ -23,3 +24,9 @@ def test_status_page_shows_ours_beside_paper(tmp_path):
     page = render_status_page(load_profile("tiny"), load_results(tmp_path))
     assert "| Table 1 | Mass (training) | 41 | 989 |  |" in page
     assert "synthetic phantoms" in page
+
+
+def test_phantom_datasets_are_labelled_synthetic():
+    assert dataset_label("phantom-tiny") == "phantom-tiny, SYNTHETIC"
+    assert dataset_label("vindr-mammo") == "vindr-mammo"
+    assert "SYNTHETIC" in dataset_banner("phantom-tiny") and "SYNTHETIC" not in dataset_banner("vindr-mammo")

@@ -1,15 +1,16 @@
 """Run profiles (``book/profiles/<name>.yml``): which data, which sizes, which device.
 
-A profile file has three keys::
+A profile file has these keys::
 
     description: one line shown in the book
     dataset: phantom-tiny | vindr-mammo        # a manifest in data_manifests/
+    data_root_env: CORRRELAX_DATA              # optional: the data root comes from this variable
     parameters: {seed: 0, window_size: 64, ...} # injected into every notebook
 
-``data_root``, ``artifacts_dir`` and ``results_dir`` are added to the parameters as
-absolute paths. The data root comes from the ``CORRRELAX_DATA`` environment variable
-when set, else from the profile (the phantom profile generates its data under
-``artifacts/<profile>/data``).
+``data_root``, ``artifacts_dir`` and ``results_dir`` are added to the parameters. The
+data root is ``$<data_root_env>`` for profiles that name one (``full``: real data the
+user downloaded), else ``artifacts/<profile>/data/<dataset>`` (``tiny``: generated
+phantoms), so a ``CORRRELAX_DATA`` set for VinDr-Mammo never leaks into the phantom build.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def load_profile(name: str, overrides: dict[str, Any] | None = None, *, root: Pa
         name=name,
         description=str(spec.get("description", "")),
         dataset=str(spec["dataset"]),
-        data_root=_data_root(spec, artifacts_dir, root),
+        data_root=_data_root(spec, artifacts_dir),
         artifacts_dir=artifacts_dir.resolve(),
         parameters={**spec["parameters"], **(overrides or {})},
     )
@@ -93,10 +94,9 @@ def _display_path(path: Path, relative_to: Path | None) -> str:
     return str(path)
 
 
-def _data_root(spec: dict[str, Any], artifacts_dir: Path, root: Path) -> Path:
-    """``$CORRRELAX_DATA``, else the profile's ``data_root``, else a generated-data folder."""
-    if os.environ.get(DATA_ENV_VAR):
-        return Path(os.environ[DATA_ENV_VAR]).expanduser().resolve()
-    if spec.get("data_root"):
-        return (root / Path(spec["data_root"]).expanduser()).resolve()
+def _data_root(spec: dict[str, Any], artifacts_dir: Path) -> Path:
+    """``$<data_root_env>`` when the profile names a variable and it is set, else a folder under artifacts."""
+    variable = spec.get("data_root_env")
+    if variable and os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser().resolve()
     return (artifacts_dir / "data" / str(spec["dataset"])).resolve()

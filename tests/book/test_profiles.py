@@ -22,6 +22,11 @@ def test_tiny_profile_generates_phantoms_under_artifacts(monkeypatch):
     assert relative["results_dir"] == "artifacts/tiny/results"
 
 
+def test_tiny_profile_ignores_a_data_root_meant_for_vindr(monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path))
+    assert load_profile("tiny").data_root != tmp_path
+
+
 def test_full_profile_has_the_papers_settings(monkeypatch, tmp_path):
     monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path))
     profile = load_profile("full")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
+from corrrelax_lib.data.phantom import PhantomConfig, csv_sha256, write_phantom_dataset
 from corrrelax_lib.data.vindr import BREAST_CSV, FINDINGS_CSV
 from corrrelax_lib.paths import manifest_path
 
@@ -25,12 +25,19 @@ def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers:
         workers: processes used to render phantoms.
 
     Raises:
-        DatasetUnavailableError: a non-generated dataset is missing its annotation CSVs.
+        DatasetUnavailableError: a non-generated dataset is missing its annotation CSVs, or
+            generated data on disk do not match their manifest's sha256.
     """
     manifest_file = manifest_path(dataset, repository)
     manifest = yaml.safe_load(manifest_file.read_text())
     if "generator" in manifest:
-        return write_phantom_dataset(data_root, PhantomConfig.from_manifest(manifest_file), workers=workers)
+        root = write_phantom_dataset(data_root, PhantomConfig.from_manifest(manifest_file), workers=workers)
+        if csv_sha256(root) != manifest["sha256"]:
+            raise DatasetUnavailableError(
+                f"{root}: the generated annotations do not match the sha256 in {manifest_file} "
+                "(stale data from another generator config, or a changed generator); delete the folder to regenerate."
+            )
+        return root
     missing = [name for name in (FINDINGS_CSV, BREAST_CSV) if not (data_root / name).is_file()]
     if missing:
         raise DatasetUnavailableError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from corrrelax_lib.data.sources import DatasetUnavailableError, prepare_dataset
@@ -17,3 +19,15 @@ def test_phantom_root_is_ready_and_reused(tiny_data_root):
     before = (tiny_data_root / "finding_annotations.csv").stat().st_mtime_ns
     assert prepare_dataset("phantom-tiny", tiny_data_root, repository_root()) == tiny_data_root
     assert (tiny_data_root / "finding_annotations.csv").stat().st_mtime_ns == before
+
+
+def test_stale_phantom_data_are_refused(tiny_data_root, tmp_path):
+    stale = tmp_path / "phantom-tiny"
+    stale.mkdir()
+    for name in ("finding_annotations.csv", "breast-level_annotations.csv"):
+        shutil.copy(tiny_data_root / name, stale / name)
+    assert prepare_dataset("phantom-tiny", stale, repository_root()) == stale
+    with (stale / "finding_annotations.csv").open("a") as csv:
+        csv.write("\n")
+    with pytest.raises(DatasetUnavailableError, match=r"do not match the sha256 .*delete the folder to regenerate"):
+        prepare_dataset("phantom-tiny", stale, repository_root())

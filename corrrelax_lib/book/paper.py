@@ -32,3 +32,21 @@ def paper_roi_size(root: Path | None = None) -> pd.DataFrame:
             f"{axis} {stat}": sizes[axis].get(stat) for axis in ("width", "height") for stat in ("mean", "std")
         }
     return pd.DataFrame(rows).T
+
+
+#: The 4-label subset of the paper's model selection (§3.3, Table 2).
+TABLE2_LABELS: tuple[str, ...] = ("Mass", "Suspicious Calcification", "Asymmetries", "Suspicious Lymph Node")
+
+
+def paper_table2(root: Path | None = None) -> pd.DataFrame:
+    """Paper Table 2: F1 per label (rows, then "Weighted Average") and backbone (columns), plus ``N``."""
+    manifest = _vindr_manifest(root)["paper_table2"]
+    table = pd.DataFrame(manifest["f1"]).astype("float64")
+    table.insert(0, "N", pd.Series(manifest["support"]).astype("int64"))
+    return table.loc[[*TABLE2_LABELS, "Weighted Average"]]
+
+
+def paper_table3(root: Path | None = None) -> pd.DataFrame:
+    """Paper Table 3: index ``LABELS``; accuracy, precision, recall, F1 (float) and support (int)."""
+    table = pd.DataFrame(_vindr_manifest(root)["paper_table3"]).T
+    return table.loc[list(LABELS)].astype({"support": "int64"})

@@ -13,6 +13,7 @@ Each annotated box is one multi-label sample; each image without findings is one
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 from pathlib import Path
 
@@ -168,3 +169,8 @@ def _check_box(row: pd.Series, csv_path: str | os.PathLike[str], line: int) -> N
             f"{where}: box ({xmin}, {ymin}, {xmax}, {ymax}) is empty or outside the "
             f"{width:g} x {height:g} image"
         )
+
+
+def findings_sha256(root: str | os.PathLike[str]) -> str:
+    """SHA-256 of ``<root>/finding_annotations.csv``: identifies the data a model was trained on."""
+    return hashlib.sha256((Path(root) / FINDINGS_CSV).read_bytes()).hexdigest()

@@ -1,0 +1,1 @@
+"""Judge: classification metrics (Tables 2 and 3) and localisation metrics."""

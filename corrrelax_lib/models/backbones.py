@@ -13,12 +13,14 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 from torchvision.models._api import WeightsEnum
 
+from corrrelax_lib.models.small_cnn import SmallCNN
+
 # The columns of the paper's Table 2, in order.
 PAPER_BACKBONES: tuple[str, ...] = (
     "densenet121", "efficientnet_v2_s", "resnet50", "swin_t", "vgg19", "mobilenet_v3_large",
 )
-# Plus small ones for CPU and `tiny` runs.
-BACKBONES: tuple[str, ...] = (*PAPER_BACKBONES, "mobilenet_v3_small", "resnet18")
+# Plus small ones for CPU and `tiny` runs (``small_cnn`` is ours, without pretrained weights).
+BACKBONES: tuple[str, ...] = (*PAPER_BACKBONES, "mobilenet_v3_small", "resnet18", "small_cnn")
 
 DISPLAY_NAMES: dict[str, str] = {
     "densenet121": "DenseNet121",
@@ -29,6 +31,7 @@ DISPLAY_NAMES: dict[str, str] = {
     "mobilenet_v3_large": "MobileNet",
     "mobilenet_v3_small": "MobileNetV3-Small",
     "resnet18": "ResNet18",
+    "small_cnn": "SmallCNN",
 }
 
 # (submodule replaced by nn.Identity, the final Linear whose input is h). EfficientNet's whole
@@ -42,6 +45,7 @@ _FINAL_LAYER: dict[str, tuple[str, str]] = {
     "mobilenet_v3_large": ("classifier.3", "classifier.3"),
     "mobilenet_v3_small": ("classifier.3", "classifier.3"),
     "resnet18": ("fc", "fc"),
+    "small_cnn": ("classifier", "classifier"),
 }
 
 
@@ -85,7 +89,11 @@ def build_backbone(name: str, weights: str | None = None) -> tuple[nn.Module, in
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    member = None if weights is None else _weights_enum(name, weights)
+    if name == "small_cnn":
+        if weights is not None:
+            raise ValueError(f"small_cnn has no pretrained weights (asked for {weights!r}); use weights=None")
+        return _without_final_layer(name, SmallCNN())
+    member = _weights_enum(name, weights) if weights is not None else None
     try:
         model = get_model(name, weights=member)
     except OSError as error:  # URLError, HTTPError, socket errors: offline and not cached
@@ -94,6 +102,11 @@ def build_backbone(name: str, weights: str | None = None) -> tuple[nn.Module, in
             f"cannot load {member} for backbone {name!r} ({error}). Download {member.url} "
             f"and place it in {folder} (the torch hub cache, torch.hub.get_dir()), or use weights=None."
         ) from error
+    return _without_final_layer(name, model)
+
+
+def _without_final_layer(name: str, model: nn.Module) -> tuple[nn.Module, int]:
+    """``model`` with the layer the paper replaces set to ``nn.Identity``, and the dimension of h."""
     replaced, final_linear = _FINAL_LAYER[name]
     feature_dim = model.get_submodule(final_linear).in_features
     model.set_submodule(replaced, nn.Identity())

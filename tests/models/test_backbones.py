@@ -29,6 +29,7 @@ FEATURE_DIMS = {
     "mobilenet_v3_large": 1280,
     "mobilenet_v3_small": 1024,
     "resnet18": 512,
+    "small_cnn": 256,
 }
 
 
@@ -99,3 +100,8 @@ def test_unavailable_pretrained_weights(monkeypatch: pytest.MonkeyPatch) -> None
     assert "ResNet18_Weights.IMAGENET1K_V1" in message
     assert torch.hub.get_dir() in message
     assert isinstance(caught.value.__cause__, URLError)
+
+
+def test_small_cnn_has_no_pretrained_weights() -> None:
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        build_backbone("small_cnn", "DEFAULT")

@@ -7,6 +7,8 @@ import re
 import pytest
 
 from corrrelax_lib.book.build import build_book
+from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.book.results import load_results
 
 pytestmark = pytest.mark.book
 
@@ -37,8 +39,31 @@ def test_table_1_is_an_html_table_with_the_papers_column(built_html):
     assert "paper (VinDr-Mammo)" in table.group(0) and "14589" in table.group(0)
 
 
+def test_table_2_and_3_are_html_tables_with_the_papers_columns(built_html):
+    table2 = re.search(r"<table[^>]*>.*?Table 2 \|.*?</table>", page(built_html, "03_model_selection"), re.S)
+    assert table2, "Table 2 missing"
+    assert all(text in table2.group(0) for text in ("paper (VinDr-Mammo)", "EfficientNetV2", "0.727"))
+    table3 = re.search(r"<table[^>]*>.*?Table 3 \|.*?</table>", page(built_html, "04_classifier"), re.S)
+    assert table3, "Table 3 missing"
+    assert "paper (VinDr-Mammo)" in table3.group(0) and "0.9901" in table3.group(0)
+
+
+def test_figure_3_is_rendered(built_html):
+    html = page(built_html, "04_classifier")
+    match = re.search(r"<figure[^>]*>.*?<img[^>]+src=\"([^\"]+)\".*?Figure 3 \|.*?</figure>", html, re.S)
+    assert match, "Figure 3 missing"
+    assert (built_html / "chapters" / match.group(1)).is_file()
+
+
+def test_tiny_classifier_learns_the_phantom_lesions_above_chance(built_html):
+    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["04_classifier"]}
+    auc = entries["mean ROC AUC over labels (chance 0.5)"]
+    p_value = float(auc.note.removeprefix("permutation p = "))
+    assert auc.ours > 0.75 and p_value < 0.01, (auc.ours, auc.note)
+
+
 def test_pages_say_the_data_are_synthetic(built_html):
-    for name in ("01_preprocessing", "02_dataset"):
+    for name in ("01_preprocessing", "02_dataset", "03_model_selection", "04_classifier"):
         assert "SYNTHETIC phantom mammograms" in page(built_html, name)
 
 

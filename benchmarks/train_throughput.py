@@ -1,0 +1,122 @@
+"""Training and evaluation throughput of the classifier, in crops per second, on this device.
+
+Three numbers from one run, and their ratios:
+
+* model training: forward + focal loss + backward + Adam step on random batches in memory;
+* model evaluation: forward only (no_grad; AMP on CUDA);
+* end-to-end training: crops cut, augmented and batched from the profile's cached
+  preprocessed images by the real ``CropDataset``/``DataLoader``, then the same training step.
+
+``end-to-end / model training`` below 1 says how much data loading costs.
+
+    python benchmarks/train_throughput.py --backbone small_cnn --crop-size 64
+    python benchmarks/train_throughput.py --backbone efficientnet_v2_s --crop-size 256 --device cuda --workers 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
+from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.data.sources import prepare_dataset
+from corrrelax_lib.data.vindr import finding_samples, read_finding_annotations
+from corrrelax_lib.models.classifier import MultiLabelClassifier
+from corrrelax_lib.paths import repository_root
+from corrrelax_lib.training.config import TrainingConfig
+from corrrelax_lib.training.device import autocast, resolve_device
+from corrrelax_lib.training.focal_loss import focal_loss
+from corrrelax_lib.training.run import crop_datasets
+
+
+def main() -> None:
+    args = _arguments()
+    device = resolve_device(args.device)
+    model = MultiLabelClassifier(args.backbone, len(LABELS)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images = torch.rand(args.batch_size, 3, args.crop_size, args.crop_size, device=device)
+    targets = (torch.rand(args.batch_size, len(LABELS), device=device) > 0.8).float()
+
+    def train_step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with autocast(device):
+            logits = model(x)
+        loss = focal_loss(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    model.train()
+    model_train = _crops_per_second(lambda: train_step(images, targets), args.batch_size, args.steps, device)
+    model.eval()
+    with torch.no_grad():
+        model_eval = _crops_per_second(lambda: model(images), args.batch_size, args.steps, device)
+
+    loader = _training_loader(args)
+    batches = iter(loader)
+    model.train()
+
+    def loaded_step() -> None:
+        x, y = next(batches)
+        train_step(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+
+    end_to_end = _crops_per_second(loaded_step, args.batch_size, args.steps, device)
+    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"backbone {args.backbone}, crops {args.crop_size} px, batch {args.batch_size}, workers {args.workers}")
+    print(f"model training:      {model_train:9.1f} crops/s")
+    print(f"model evaluation:    {model_eval:9.1f} crops/s   (evaluation / training = {model_eval / model_train:.2f})")
+    print(f"end-to-end training: {end_to_end:9.1f} crops/s   (end-to-end / model training = "
+          f"{end_to_end / model_train:.2f})")
+
+
+def _crops_per_second(step: Callable[[], object], batch_size: int, steps: int, device: torch.device) -> float:
+    """Time ``steps`` calls of ``step`` after two warm-up calls."""
+    for _ in range(2):
+        step()
+    _synchronize(device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _synchronize(device)
+    return steps * batch_size / (time.perf_counter() - started)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _training_loader(args: argparse.Namespace) -> DataLoader:
+    """Weighted, augmented training crops of the profile's data: ``steps + 2`` batches."""
+    profile = load_profile(args.profile)
+    data_root = prepare_dataset(profile.dataset, profile.data_root, repository_root(), workers=2)
+    samples = finding_samples(read_finding_annotations(data_root / "finding_annotations.csv"))
+    config = TrainingConfig(backbone=args.backbone, labels=LABELS, dataset=profile.dataset, crop_size=args.crop_size)
+    train_set, _ = crop_datasets(samples, data_root, profile.artifacts_dir, config)
+    train_set.store.warm(samples, workers=2)
+    weights = inverse_frequency_weights(train_set.samples["labels"], LABELS)
+    sampler = WeightedRandomSampler(weights, num_samples=(args.steps + 2) * args.batch_size,
+                                    generator=torch.Generator().manual_seed(0))
+    return DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="small_cnn")
+    parser.add_argument("--crop-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=48)
+    parser.add_argument("--steps", type=int, default=20, help="timed batches per measurement")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the end-to-end number")
+    parser.add_argument("--profile", default="tiny", help="whose data the end-to-end number reads")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()

@@ -121,7 +121,7 @@ class PreprocessedImageStore:
         """
         pairs = samples[["study_id", "image_id"]].drop_duplicates("image_id").itertuples(index=False)
         missing = [(study_id, image_id) for study_id, image_id in pairs if self._record(image_id) is None]
-        with tqdm(total=len(missing), desc="preprocess") as progress:
+        with tqdm(total=len(missing), desc="preprocess", disable=not missing) as progress:
             if workers <= 1 or len(missing) <= 1:
                 for study_id, image_id in missing:
                     self._compute(study_id, image_id)

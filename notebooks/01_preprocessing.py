@@ -39,11 +39,11 @@ focal_gamma = 2.5
 epochs = 8
 batch_size = 48
 window_size = 64
-stride = 12
-n_masks = 128
+stride = 16
+n_masks = 32
 mask_cells = 8
 keep_prob = 0.5
-pointing_tolerance = 12
+pointing_tolerance = 16
 
 # %%
 import matplotlib.pyplot as plt

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.data.labels import LABELS, NO_FINDING
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
 from corrrelax_lib.paths import manifest_path
 
 
@@ -50,3 +51,17 @@ def paper_table3(root: Path | None = None) -> pd.DataFrame:
     """Paper Table 3: index ``LABELS``; accuracy, precision, recall, F1 (float) and support (int)."""
     table = pd.DataFrame(_vindr_manifest(root)["paper_table3"]).T
     return table.loc[list(LABELS)].astype({"support": "int64"})
+
+
+def paper_table4(root: Path | None = None) -> pd.DataFrame:
+    """Paper Table 4: pointing-game accuracy per finding label, then "Weighted Mean Accuracy".
+
+    Columns as :func:`~corrrelax_lib.metrics.pointing_game.pointing_game_table` names them for
+    ``TABLE4_CRITERIA`` (float), plus ``support`` (int), so ours and the paper's can be
+    concatenated side by side. The last row is printed, not derived: it is not the
+    support-weighted mean of the label rows (see the manifest).
+    """
+    columns = dict(zip(("prediction_25", "prediction_50", "correlation"), TABLE4_CRITERIA, strict=True))
+    table = pd.DataFrame(_vindr_manifest(root)["paper_table4"]).T.rename(columns=columns)
+    rows = [*(label for label in LABELS if label != NO_FINDING), "Weighted Mean Accuracy"]
+    return table.loc[rows, [*TABLE4_CRITERIA, "support"]].astype({"support": "int64"})

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from corrrelax_lib.data.labels import LABELS
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,26 @@ class TrainingConfig:
         """Inverse of :meth:`as_dict`."""
         tuples = {"labels", "crop_scale", "crop_aspect", "clahe_clip_limits"}
         return cls(**{key: tuple(value) if key in tuples else value for key, value in values.items()})
+
+
+def profile_training_config(parameters: Mapping[str, Any], data_fingerprint: str) -> TrainingConfig:
+    """The classifier a book profile trains (chapter 04) and every later chapter explains.
+
+    Args:
+        parameters: a profile's (or a notebook's) parameters; reads ``backbone, dataset,
+            pretrained_weights, crop_size, crop_scale, crop_aspect, epochs, batch_size, learning_rate,
+            final_learning_rate, focal_alpha, focal_gamma, clahe_clip_limits, clahe_tile_grid, seed,
+            device, num_workers``.
+        data_fingerprint: the annotations' sha256 (:func:`corrrelax_lib.data.vindr.findings_sha256`).
+    """
+    return TrainingConfig(
+        backbone=parameters["backbone"], labels=LABELS, dataset=parameters["dataset"],
+        data_fingerprint=data_fingerprint, weights=parameters["pretrained_weights"],
+        crop_size=parameters["crop_size"], crop_scale=tuple(parameters["crop_scale"]),
+        crop_aspect=tuple(parameters["crop_aspect"]), epochs=parameters["epochs"],
+        batch_size=parameters["batch_size"], learning_rate=parameters["learning_rate"],
+        final_learning_rate=parameters["final_learning_rate"], focal_alpha=parameters["focal_alpha"],
+        focal_gamma=parameters["focal_gamma"], clahe_clip_limits=tuple(parameters["clahe_clip_limits"]),
+        clahe_tile_grid=parameters["clahe_tile_grid"], seed=parameters["seed"], device=parameters["device"],
+        num_workers=parameters["num_workers"],
+    )

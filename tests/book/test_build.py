@@ -55,6 +55,33 @@ def test_figure_3_is_rendered(built_html):
     assert (built_html / "chapters" / match.group(1)).is_file()
 
 
+def test_figures_4_5_7_8_are_rendered(built_html):
+    for name, numbers in (("05_correlax_maps", (4, 5, 8)), ("06_mask_sensitivity", (7,))):
+        html = page(built_html, name)
+        for number in numbers:
+            match = re.search(rf"<figure[^>]*>.*?<img[^>]+src=\"([^\"]+)\".*?Figure {number} [|(].*?</figure>",
+                              html, re.S)
+            assert match, f"Figure {number} missing from {name}"
+            assert (built_html / "chapters" / match.group(1)).is_file()
+
+
+def test_table_4_has_ours_and_the_papers_columns(built_html):
+    html = page(built_html, "07_pointing_game")
+    table = re.search(r"<table[^>]*>.*?Table 4 \|.*?</table>", html, re.S)
+    assert table, "Table 4 missing"
+    for text in ("paper (VinDr-Mammo)", "0.5205", "prediction &gt; 25%", "chance"):
+        assert text in table.group(0), text
+    assert "0.4978" in html  # the paper's rows, support-weighted
+
+
+def test_tiny_maps_point_at_phantom_lesions_more_often_than_a_random_point(built_html):
+    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["07_pointing_game"]}
+    accuracy = entries["Weighted mean: prediction > 25%"].ours
+    chance = entries["Weighted mean: chance"].ours
+    support = entries["Weighted mean: support"].ours
+    assert support >= 20 and accuracy > 2 * chance, (accuracy, chance, support)
+
+
 def test_tiny_classifier_learns_the_phantom_lesions_above_chance(built_html):
     entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["04_classifier"]}
     auc = entries["mean ROC AUC over labels (chance 0.5)"]
@@ -63,7 +90,8 @@ def test_tiny_classifier_learns_the_phantom_lesions_above_chance(built_html):
 
 
 def test_pages_say_the_data_are_synthetic(built_html):
-    for name in ("01_preprocessing", "02_dataset", "03_model_selection", "04_classifier"):
+    for name in ("01_preprocessing", "02_dataset", "03_model_selection", "04_classifier", "05_correlax_maps",
+                 "06_mask_sensitivity", "07_pointing_game"):
         assert "SYNTHETIC phantom mammograms" in page(built_html, name)
 
 

@@ -1,0 +1,211 @@
+"""CorRELAX (paper §3.4–3.5): correlations of representation and prediction similarities under masking.
+
+For each sliding window ``X`` of the ROI the classifier gives its feature vector ``h`` and
+prediction ``ŷ``; for random masks ``M`` it gives ``h_M`` and ``ŷ_M`` of ``X ⊙ M``. With the
+cosine similarity ``S`` (Eq. 2), ``S_h = S(h, h_M)`` and ``S_ŷ = S(ŷ, ŷ_M)``, each window gets the
+distance correlation ρ(S_h, S_ŷ) (Eq. 3) and one class correlation ρ(S_h, ŷ_M[c]) per label
+(Eq. 4). Window values are smoothed into global maps with the IoU kernel (Eq. 5–10).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from corrrelax_lib.attribution.adaptive import AdaptiveMasks
+from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.masked_windows import correlate_windows
+from corrrelax_lib.attribution.masks import RandomMasks
+from corrrelax_lib.attribution.streaming import CorrelationSums
+from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_mask
+from corrrelax_lib.training.device import resolve_device
+from corrrelax_lib.windows.grid import foreground_fraction, window_grid
+from corrrelax_lib.windows.kernel import iou_kernel
+
+
+def window_correlations(
+    h: np.ndarray | Tensor, y: np.ndarray | Tensor, h_masked: np.ndarray | Tensor, y_masked: np.ndarray | Tensor,
+) -> tuple[float, np.ndarray]:
+    """ρ(S_h, S_ŷ) (Eq. 3) and ρ(S_h, ŷ_M[c]) for every class (Eq. 4) of one window, in float64.
+
+    Args:
+        h: ``(D,)`` feature vector of the unmasked window.
+        y: ``(C,)`` sigmoid outputs of the unmasked window.
+        h_masked: ``(N, D)`` feature vectors of ``N`` masked versions.
+        y_masked: ``(N, C)`` their sigmoid outputs.
+
+    Returns:
+        ``(rho_dist, rho_class)``: a float and a ``(C,)`` array. A correlation whose series has zero
+        variance (e.g. a class whose masked prediction never changes) is undefined and NaN.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> rho_dist, rho_class = window_correlations(rng.random(8), rng.random(3), rng.random((64, 8)),
+        ...                                           rng.random((64, 3)))
+        >>> rho_class.shape
+        (3,)
+    """
+    h, y, h_masked, y_masked = (torch.as_tensor(np.asarray(a), dtype=torch.float64)
+                                for a in (h, y, h_masked, y_masked))
+    similarity_h = F.cosine_similarity(h[None], h_masked, dim=1)  # S_h, Eq. 2
+    similarity_y = F.cosine_similarity(y[None], y_masked, dim=1)  # S_ŷ, Eq. 2
+    sums = CorrelationSums(1, y.shape[0] + 1)
+    window = torch.zeros(len(h_masked), dtype=torch.int64)
+    sums.add(window, similarity_h - 1, torch.cat([(similarity_y - 1)[:, None], y_masked - y], dim=1))
+    rho = sums.correlations()[0].numpy()
+    return float(rho[0]), rho[1:]
+
+
+class CorRELAX:
+    """Sliding-window CorRELAX maps of whole ROI images.
+
+    Args:
+        model: a classifier with ``features_and_logits(x) -> (h (N, D), logits (N, C))`` taking
+            ``(N, 3, S, S)`` images in [0, 1], e.g. :class:`corrrelax_lib.models.classifier.MultiLabelClassifier`.
+        labels: the ``C`` output labels, in order.
+        window_size, stride: the window grid, pixels (paper: 256, 48).
+        n_masks, mask_cells, keep_prob, mask_shift: the shared mask set (paper: 2560, 8, 0.5, no shift).
+        seed: seeds the mask set.
+        batch_size: masked windows per forward pass (halved automatically on out-of-memory).
+        mask_chunk: masks per round (paper: sets of 128).
+        min_foreground: windows whose breast share is below this are skipped and marked missing.
+        adaptive: stop masking converged windows early (beyond the paper); ``None`` uses all masks.
+        checkpoints: mask counts at which to record correlations too (Figure 7, the explorer).
+        device: ``"cpu"`` or ``"cuda"``; on CUDA autocast (bf16/fp16) and channels-last are used.
+        compile: wrap the model with ``torch.compile``.
+        progress: show a progress bar.
+
+    Example:
+        >>> from corrrelax_lib.models.classifier import MultiLabelClassifier
+        >>> explainer = CorRELAX(MultiLabelClassifier("small_cnn", 2).eval(), ["a", "b"], window_size=64,
+        ...                      stride=12, n_masks=128, progress=False)
+        >>> maps = explainer.explain(np.random.default_rng(0).random((100, 80, 3)),
+        ...                          foreground=np.ones((100, 80), bool))
+        >>> maps.pixel_map("correlation", "a").shape
+        (100, 80)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        labels: Sequence[str],
+        *,
+        window_size: int = 256,
+        stride: int = 48,
+        n_masks: int = 2560,
+        mask_cells: int = 8,
+        keep_prob: float = 0.5,
+        mask_shift: bool = False,
+        seed: int = 0,
+        batch_size: int = 512,
+        mask_chunk: int = 128,
+        min_foreground: float = 0.05,
+        adaptive: AdaptiveMasks | None = None,
+        checkpoints: Sequence[int] = (),
+        device: str = "cpu",
+        compile: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.channels_last = self.device.type == "cuda"
+        model = model.eval().to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = torch.compile(model) if compile else model
+        self.labels = tuple(labels)
+        self.window_size, self.stride = window_size, stride
+        self.masks = RandomMasks(n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob,
+                                 shift=mask_shift, seed=seed, device=self.device)
+        self.batch_size, self.mask_chunk = batch_size, mask_chunk
+        self.min_foreground = min_foreground
+        self.adaptive = adaptive
+        self.checkpoints = tuple(sorted(checkpoints))
+        self.progress = progress
+        self.parameters = {"window_size": window_size, "stride": stride, "n_masks": n_masks,
+                           "mask_cells": mask_cells, "keep_prob": keep_prob, "mask_shift": mask_shift, "seed": seed,
+                           "mask_chunk": mask_chunk, "min_foreground": min_foreground,
+                           "adaptive": None if adaptive is None else adaptive.__dict__,
+                           "checkpoints": list(self.checkpoints)}
+
+    def explain(self, image: np.ndarray, foreground: np.ndarray | None = None, *,
+                windows: np.ndarray | None = None) -> CorrelaxMaps:
+        """All maps of one preprocessed ROI image.
+
+        Args:
+            image: ``(H, W, 3)`` ROI image, float in [0, 1] or uint8 (divided by 255).
+            foreground: ``(H, W)`` bool breast mask; default :func:`corrrelax_lib.preprocess.roi.breast_mask`
+                of the first channel.
+            windows: optional ``(n_rows, n_cols)`` bool selection of the grid's windows to compute
+                (e.g. a sample for Figure 7, or one clicked window); the others are missing.
+
+        Raises:
+            EmptyBreastError: no window holds enough breast.
+        """
+        image = np.asarray(image)
+        pixels = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+        if pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+        if foreground is None:
+            foreground = breast_mask(pixels[..., 0])
+        grid = window_grid(pixels.shape[0], pixels.shape[1], self.window_size, self.stride)
+        selected = foreground_fraction(foreground, grid) >= self.min_foreground
+        if windows is not None:
+            if np.shape(windows) != grid.shape:
+                raise ValueError(f"window selection has shape {np.shape(windows)}, the grid is {grid.shape}")
+            selected &= np.asarray(windows, dtype=bool)
+        kept = np.flatnonzero(selected.ravel())
+        if len(kept) == 0:
+            raise EmptyBreastError(f"no window has at least {self.min_foreground:.0%} breast pixels")
+        windows = self._window_reader(pixels, grid.padded_shape, grid.origins()[kept])
+        start = time.perf_counter()
+        stats = correlate_windows(
+            self.model, windows, len(kept), self.masks, batch_size=self.batch_size, mask_chunk=self.mask_chunk,
+            adaptive=self.adaptive, checkpoints=self.checkpoints, device=self.device,
+            channels_last=self.channels_last, progress=self.progress,
+        )
+        seconds = time.perf_counter() - start
+
+        def on_grid(values: np.ndarray) -> np.ndarray:
+            """``(W, ...)`` per kept window → ``(..., R, K)`` with NaN at skipped windows."""
+            full = np.full((grid.n_rows * grid.n_cols, *values.shape[1:]), np.nan)
+            full[kept] = values
+            return np.moveaxis(full.reshape(*grid.shape, *values.shape[1:]), (0, 1), (-2, -1))
+
+        masks_used = np.zeros(grid.n_rows * grid.n_cols, dtype=np.int64)
+        masks_used[kept] = stats.masks_used
+        passes = int(stats.masks_used.sum())
+        return CorrelaxMaps(
+            labels=self.labels, grid=grid, kernel=iou_kernel(self.window_size, self.stride),
+            window_predictions=on_grid(stats.predictions), window_rho_class=on_grid(stats.rho_class),
+            window_rho_dist=on_grid(stats.rho_dist), masks_used=masks_used.reshape(grid.shape),
+            rho_dist_at={n: on_grid(d) for n, (d, _) in stats.at_masks.items()},
+            rho_class_at={n: on_grid(c) for n, (_, c) in stats.at_masks.items()},
+            metadata={**self.parameters, "device": str(self.device), "windows": len(kept),
+                      "masked_passes": passes, "seconds": {**stats.seconds, "explain": seconds},
+                      "masks_per_second": passes / max(stats.seconds["masked"], 1e-9),
+                      "batch_size": stats.batch_size},
+        )
+
+    def _window_reader(self, pixels: np.ndarray, padded_shape: tuple[int, int], origins: np.ndarray):
+        """``read(index (B,)) -> (B, 3, S, S)`` windows of the zero-padded image, on the device."""
+        padded = np.zeros((3, *padded_shape), dtype=np.float32)
+        padded[:, : pixels.shape[0], : pixels.shape[1]] = pixels.transpose(2, 0, 1)
+        image = torch.from_numpy(padded)
+        if self.device.type == "cuda":
+            image = image.pin_memory()
+        image = image.to(self.device, non_blocking=True)
+        origins_t = torch.as_tensor(origins, device=self.device)
+        steps = torch.arange(self.window_size, device=self.device)
+
+        def read(index: Tensor) -> Tensor:
+            rows = (origins_t[index, 0, None] + steps)[:, None, :, None]
+            cols = (origins_t[index, 1, None] + steps)[:, None, None, :]
+            channels = torch.arange(3, device=self.device)[None, :, None, None]
+            return image[channels, rows, cols]
+
+        return read

@@ -1,0 +1,100 @@
+"""The maps CorRELAX produces for one image, on the window grid and in ROI pixels; saved as one npz."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corrrelax_lib.io.atomic import atomic_path
+from corrrelax_lib.windows.grid import WindowGrid
+from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels
+
+MAP_KINDS = ("prediction", "correlation", "product", "distance")
+
+
+@dataclass(frozen=True)
+class CorrelaxMaps:
+    """Per-window values and IoU-smoothed maps of one image (``C`` labels, grid ``R × K``).
+
+    Missing windows (skipped background) are NaN in every window array.
+
+    Attributes:
+        labels: the classifier's labels, in output order.
+        grid: the window grid over the ROI.
+        kernel: the IoU kernel used for smoothing (Eq. 5–10).
+        window_predictions: ``(C, R, K)`` sigmoid output ``ŷ`` of each unmasked window.
+        window_rho_class: ``(C, R, K)`` ρ(S_h, ŷ_M[c]) per window (Eq. 4).
+        window_rho_dist: ``(R, K)`` ρ(S_h, S_ŷ) per window (Eq. 3).
+        masks_used: ``(R, K)`` masked passes per window (0 where skipped).
+        rho_dist_at, rho_class_at: the window correlations after the first ``n`` masks, per checkpoint.
+        metadata: parameters, timings and throughput of the run.
+    """
+
+    labels: tuple[str, ...]
+    grid: WindowGrid
+    kernel: np.ndarray
+    window_predictions: np.ndarray
+    window_rho_class: np.ndarray
+    window_rho_dist: np.ndarray
+    masks_used: np.ndarray
+    rho_dist_at: dict[int, np.ndarray] = field(default_factory=dict)
+    rho_class_at: dict[int, np.ndarray] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def window_map(self, kind: str, label: str | None = None, *, n_masks: int | None = None) -> np.ndarray:
+        """The smoothed ``(R, K)`` map: ``"prediction"``, ``"correlation"``, ``"product"`` or ``"distance"``.
+
+        ``prediction`` smooths ŷ_c, ``correlation`` smooths ρ(S_h, ŷ_M[c]), ``product`` is their
+        product (§4.1: "combining the predicted values and the correlation map"), ``distance``
+        smooths ρ(S_h, S_ŷ) and takes no label. ``n_masks`` reads the correlations at a checkpoint.
+        """
+        if kind not in MAP_KINDS:
+            raise ValueError(f"unknown map kind {kind!r}; choose from {MAP_KINDS}")
+        rho_dist = self.window_rho_dist if n_masks is None else self.rho_dist_at[n_masks]
+        if kind == "distance":
+            return smooth_window_map(rho_dist, self.kernel)
+        if label not in self.labels:
+            raise ValueError(f"label {label!r} is not one of {self.labels}")
+        c = self.labels.index(label)
+        rho_class = self.window_rho_class if n_masks is None else self.rho_class_at[n_masks]
+        prediction = smooth_window_map(self.window_predictions[c], self.kernel)
+        correlation = smooth_window_map(rho_class[c], self.kernel)
+        return {"prediction": prediction, "correlation": correlation, "product": prediction * correlation}[kind]
+
+    def pixel_map(self, kind: str, label: str | None = None, *, n_masks: int | None = None) -> np.ndarray:
+        """:meth:`window_map` upsampled to ROI pixels: ``(height, width)``, indexed ``[y, x]``."""
+        return window_map_to_pixels(self.window_map(kind, label, n_masks=n_masks), self.grid)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write all arrays and the metadata to one ``.npz``, atomically."""
+        checkpoints = sorted(self.rho_dist_at)
+        header = {"labels": list(self.labels), "grid": self.grid.__dict__, "checkpoints": checkpoints,
+                  "metadata": self.metadata}
+        arrays = {"kernel": self.kernel, "window_predictions": self.window_predictions,
+                  "window_rho_class": self.window_rho_class, "window_rho_dist": self.window_rho_dist,
+                  "masks_used": self.masks_used}
+        for n in checkpoints:
+            arrays[f"rho_dist_at_{n}"], arrays[f"rho_class_at_{n}"] = self.rho_dist_at[n], self.rho_class_at[n]
+        with atomic_path(Path(path)) as tmp, tmp.open("wb") as handle:
+            np.savez_compressed(handle, header=np.array(json.dumps(header)), **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CorrelaxMaps:
+        """Read a file written by :meth:`save`."""
+        with np.load(Path(path)) as saved:
+            header = json.loads(str(saved["header"]))
+            checkpoints: Sequence[int] = header["checkpoints"]
+            return cls(
+                labels=tuple(header["labels"]), grid=WindowGrid(**header["grid"]), kernel=saved["kernel"],
+                window_predictions=saved["window_predictions"], window_rho_class=saved["window_rho_class"],
+                window_rho_dist=saved["window_rho_dist"], masks_used=saved["masks_used"],
+                rho_dist_at={n: saved[f"rho_dist_at_{n}"] for n in checkpoints},
+                rho_class_at={n: saved[f"rho_class_at_{n}"] for n in checkpoints},
+                metadata=header["metadata"],
+            )

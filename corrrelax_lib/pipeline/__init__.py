@@ -1,0 +1,1 @@
+"""Run: methods applied to a dataset's images, with cached per-image artifacts."""

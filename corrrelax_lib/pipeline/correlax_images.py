@@ -1,0 +1,99 @@
+"""CorRELAX maps of many images, one cached ``.npz`` per image, and their pointing game (Table 4)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import nn
+from tqdm.auto import tqdm
+
+from corrrelax_lib.attribution.adaptive import AdaptiveMasks
+from corrrelax_lib.attribution.correlax import CorRELAX
+from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, chance_hit_rate, hit
+from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
+
+
+def maps_directory(artifacts_dir: str | os.PathLike[str], classifier_name: str, explainer: CorRELAX) -> Path:
+    """``<artifacts_dir>/correlax/<classifier>-<12 hex>``: one folder per classifier and map parameters.
+
+    The key covers every parameter that changes the maps (window grid, masks, seed, adaptive
+    rule, checkpoints), not the device or batch size.
+    """
+    key = hashlib.sha256(json.dumps(explainer.parameters, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(artifacts_dir) / "correlax" / f"{classifier_name}-{key}"
+
+
+def explain_images(
+    explainer: CorRELAX, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], *,
+    progress: bool = False,
+) -> dict[str, CorrelaxMaps]:
+    """``{image_id: maps}``, computing only images whose ``<directory>/<image_id>.npz`` is missing.
+
+    Each file is written atomically once its image is done, so an interrupted run resumes where
+    it stopped and never reads a half-written file.
+    """
+    directory = Path(directory)
+    maps = {}
+    for image in tqdm(images, desc="images", disable=not progress):
+        path = directory / f"{image.image_id}.npz"
+        if not path.is_file():
+            explainer.explain(image.image).save(path)
+        maps[image.image_id] = CorrelaxMaps.load(path)
+    return maps
+
+
+def pointing_game_pairs(
+    images: Sequence[AnnotatedImage], maps: dict[str, CorrelaxMaps], labels: Sequence[str], *, tolerance: float,
+) -> pd.DataFrame:
+    """One row per image-label pair with the hit of each Table 4 criterion (paper §3.5, Eq. 11).
+
+    A pair is hit by the prediction map when its maximum lies on one of the label's boxes
+    (grown by ``tolerance`` px) and is at least 0.25 / 0.5, and by the correlation map when its
+    maximum lies on a box and is positive.
+
+    Returns:
+        Columns ``image_id, label``, the bool columns :data:`TABLE4_CRITERIA`, and ``chance``: the hit
+        rate of a point drawn uniformly from the pixels the maps cover (:func:`chance_hit_rate`).
+    """
+    rows = []
+    for image in images:
+        for label in labels:
+            if label not in image.boxes_by_label:
+                continue
+            boxes = image.boxes_by_label[label]
+            prediction = maps[image.image_id].pixel_map("prediction", label)
+            correlation = maps[image.image_id].pixel_map("correlation", label)
+            hits = (hit(prediction, boxes, tolerance=tolerance, threshold=0.25),
+                    hit(prediction, boxes, tolerance=tolerance, threshold=0.5),
+                    hit(correlation, boxes, tolerance=tolerance, require_positive=True))
+            chance = chance_hit_rate(np.isfinite(prediction), boxes, tolerance=tolerance)
+            rows.append({"image_id": image.image_id, "label": label, **dict(zip(TABLE4_CRITERIA, hits, strict=True)),
+                         "chance": chance})
+    return pd.DataFrame(rows, columns=["image_id", "label", *TABLE4_CRITERIA, "chance"])
+
+
+def profile_explainer(
+    model: nn.Module, parameters: Mapping[str, Any], labels: Sequence[str], *, n_masks: int | None = None,
+    adaptive: AdaptiveMasks | None = None, checkpoints: Sequence[int] = (), progress: bool = False,
+) -> CorRELAX:
+    """The :class:`CorRELAX` of a book profile's parameters.
+
+    Reads ``window_size, stride, n_masks, mask_cells, keep_prob, mask_shift, mask_chunk, min_foreground,
+    correlax_batch_size, seed, device``; ``n_masks`` overrides the profile's count (Figure 7's reference).
+    """
+    return CorRELAX(
+        model, labels, window_size=parameters["window_size"], stride=parameters["stride"],
+        n_masks=n_masks or parameters["n_masks"], mask_cells=parameters["mask_cells"],
+        keep_prob=parameters["keep_prob"], mask_shift=parameters["mask_shift"], seed=parameters["seed"],
+        batch_size=parameters["correlax_batch_size"], mask_chunk=parameters["mask_chunk"],
+        min_foreground=parameters["min_foreground"], adaptive=adaptive, checkpoints=checkpoints,
+        device=parameters["device"], progress=progress,
+    )

@@ -58,7 +58,7 @@ from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_find
 from corrrelax_lib.metrics.classification import macro_auc_permutation_test, weighted_f1
 from corrrelax_lib.models.architecture import architecture_table
 from corrrelax_lib.models.backbones import DISPLAY_NAMES
-from corrrelax_lib.training.config import TrainingConfig
+from corrrelax_lib.training.config import profile_training_config
 from corrrelax_lib.training.run import build_model, evaluate_classifier, train_classifier
 from corrrelax_lib.viz.architecture import plot_architecture
 from corrrelax_lib.viz.classifier import plot_roc_curves, plot_training_curves
@@ -67,13 +67,7 @@ results = ResultLog(results_dir, "04_classifier")
 display(Markdown(dataset_banner(dataset)))
 
 # %%
-config = TrainingConfig(
-    backbone=backbone, labels=LABELS, dataset=dataset, data_fingerprint=findings_sha256(data_root),
-    weights=pretrained_weights, crop_size=crop_size, crop_scale=tuple(crop_scale), crop_aspect=tuple(crop_aspect),
-    epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
-    focal_alpha=focal_alpha, focal_gamma=focal_gamma, clahe_clip_limits=tuple(clahe_clip_limits),
-    clahe_tile_grid=clahe_tile_grid, seed=seed, device=device, num_workers=num_workers,
-)
+config = profile_training_config(dict(globals()), findings_sha256(data_root))
 samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
 
 # %% [markdown]

@@ -1,0 +1,204 @@
+"""CorRELAX engine throughput against the raw model and a naive per-window implementation.
+
+One run measures, on the same model, device, dtype and batch size:
+
+* raw: ``features_and_logits`` on one batch of masked windows held in memory, as many passes as the
+  engine makes;
+* engine: :class:`CorRELAX` on ``--windows`` windows × ``--n-masks`` masks (masked passes per second);
+* naive: the authors' scheme, one window at a time, a fresh mask set per window, sets of 128
+  masks, every feature vector and prediction stored, correlations computed at the end;
+* adaptive masks: on ``--adaptive-windows`` windows, the mean fraction of ``--reference-masks``
+  used and the largest |ρ_dist − ρ_dist(reference)|;
+* peak memory of the engine with 256 and with 2560 masks (CUDA: allocated bytes; CPU: the
+  resident set of a fresh process), which must not grow with the mask count.
+
+The last line reads ``ratio_vs_raw=… speedup_vs_naive=… adaptive_mask_fraction=… adaptive_max_err=…``.
+
+    python benchmarks/correlax_throughput.py                      # small_cnn at 64 px on the CPU
+    python benchmarks/correlax_throughput.py --run-dir artifacts/tiny/models/small_cnn-<fingerprint>
+    python benchmarks/correlax_throughput.py --backbone efficientnet_v2_s --window-size 256 --stride 48 \\
+        --batch-size 512 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from corrrelax_lib.attribution.adaptive import AdaptiveMasks
+from corrrelax_lib.attribution.correlax import CorRELAX
+from corrrelax_lib.attribution.masks import RandomMasks
+from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.models.classifier import MultiLabelClassifier
+from corrrelax_lib.training.device import autocast, resolve_device
+from corrrelax_lib.training.run import load_run
+from corrrelax_lib.windows.grid import window_grid
+
+
+def main() -> None:
+    args = _arguments()
+    if args.memory_probe:
+        print(json.dumps(_peak_memory(args)))
+        return
+    device = resolve_device(args.device)
+    model = _model(args).to(device)
+    image, foreground = _image(args)
+    explainer = _explainer(model, args, args.n_masks)
+    selection = _first_windows(explainer, image, args.windows)
+    maps = explainer.explain(image, foreground, windows=selection)
+    engine = maps.metadata["masks_per_second"]
+    passes = maps.metadata["masked_passes"]
+    raw = _raw_passes_per_second(model, args, image, passes, device)
+    naive = _naive_passes_per_second(model, args, image, selection, device)
+    print(f"device={device} backbone={args.backbone} window={args.window_size} masks={args.n_masks} "
+          f"windows={maps.metadata['windows']} batch={maps.metadata['batch_size']}")
+    print(f"raw model: {raw:,.0f} passes/s | engine: {engine:,.0f} masked passes/s | naive: {naive:,.0f} passes/s")
+
+    reference_explainer = _explainer(model, args, args.reference_masks)
+    adaptive_selection = _first_windows(reference_explainer, image, args.adaptive_windows)
+    reference = reference_explainer.explain(image, foreground, windows=adaptive_selection)
+    adaptive_rule = AdaptiveMasks(tolerance=args.tolerance, z=args.z, min_masks=args.min_masks)
+    adaptive = _explainer(model, args, args.reference_masks, adaptive_rule).explain(
+        image, foreground, windows=adaptive_selection)
+    computed = adaptive.masks_used > 0
+    fraction = adaptive.masks_used[computed].mean() / args.reference_masks
+    error = np.nanmax(np.abs(adaptive.window_rho_dist - reference.window_rho_dist))
+    print(f"adaptive ({adaptive_rule}): {fraction:.3f} of {args.reference_masks} masks, "
+          f"max |error| {error:.4f} on {int(computed.sum())} windows")
+
+    peaks = {n: _probe_memory(args, n) for n in (256, 2560)}
+    print(f"peak memory: 256 masks {peaks[256] / 2**20:,.1f} MiB, 2560 masks {peaks[2560] / 2**20:,.1f} MiB, "
+          f"ratio {peaks[2560] / peaks[256]:.3f}")
+    print(f"ratio_vs_raw={engine / raw:.3f} speedup_vs_naive={engine / naive:.2f} "
+          f"adaptive_mask_fraction={fraction:.3f} adaptive_max_err={error:.4f}")
+
+
+def _model(args: argparse.Namespace) -> MultiLabelClassifier:
+    if args.run_dir:
+        return load_run(args.run_dir).model.eval()
+    torch.manual_seed(0)
+    return MultiLabelClassifier(args.backbone, len(LABELS)).eval()
+
+
+def _image(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random texture, ``(H, W, 3)`` in [0, 1], all of it breast (no background to skip)."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand(1, 3, args.image_height // 16, args.image_width // 16, generator=generator)
+    image = F.interpolate(noise, size=(args.image_height, args.image_width), mode="bilinear")[0].permute(1, 2, 0)
+    return image.numpy(), np.ones((args.image_height, args.image_width), dtype=bool)
+
+
+def _explainer(model: torch.nn.Module, args: argparse.Namespace, n_masks: int,
+               adaptive: AdaptiveMasks | None = None) -> CorRELAX:
+    return CorRELAX(model, LABELS, window_size=args.window_size, stride=args.stride, n_masks=n_masks,
+                    batch_size=args.batch_size, adaptive=adaptive, device=args.device, progress=False)
+
+
+def _first_windows(explainer: CorRELAX, image: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` windows in row-major order, as a grid selection."""
+    grid = window_grid(image.shape[0], image.shape[1], explainer.window_size, explainer.stride)
+    selection = np.zeros(grid.n_rows * grid.n_cols, dtype=bool)
+    selection[:count] = True
+    return selection.reshape(grid.shape)
+
+
+@torch.no_grad()
+def _raw_passes_per_second(model: torch.nn.Module, args: argparse.Namespace, image: np.ndarray, passes: int,
+                           device: torch.device) -> float:
+    """The model alone on one batch of masked copies of the first window, kept in memory."""
+    window = torch.as_tensor(image[:args.window_size, :args.window_size].transpose(2, 0, 1), device=device)
+    inputs = window * RandomMasks(args.batch_size, args.window_size, device=device)[0:args.batch_size]
+    with autocast(device):
+        model.features_and_logits(inputs)  # warm-up
+    _synchronise(device)
+    start = time.perf_counter()
+    for _ in range(max(1, passes // args.batch_size)):
+        with autocast(device):
+            model.features_and_logits(inputs)
+    _synchronise(device)
+    return max(1, passes // args.batch_size) * args.batch_size / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def _naive_passes_per_second(model: torch.nn.Module, args: argparse.Namespace, image: np.ndarray,
+                             selection: np.ndarray, device: torch.device) -> float:
+    """One window at a time with its own masks, sets of 128, everything stored, correlated at the end."""
+    origins = np.argwhere(selection) * args.stride
+    start = time.perf_counter()
+    for index, (y, x) in enumerate(origins):
+        window = torch.as_tensor(image[y:y + args.window_size, x:x + args.window_size].transpose(2, 0, 1),
+                                 device=device)[None]
+        masks = RandomMasks(args.n_masks, args.window_size, seed=index, device=device)
+        with autocast(device):
+            h, logits = model.features_and_logits(window)
+        features, predictions = [], []
+        for first in range(0, args.n_masks, 128):
+            with autocast(device):
+                h_masked, logits_masked = model.features_and_logits(window * masks[first:first + 128])
+            features.append(h_masked.float().cpu().numpy())
+            predictions.append(torch.sigmoid(logits_masked.float()).cpu().numpy())
+        h_all, y_all = np.concatenate(features), np.concatenate(predictions)
+        h0, y0 = h.float().cpu().numpy()[0], torch.sigmoid(logits.float()).cpu().numpy()[0]
+        s_h = h_all @ h0 / (np.linalg.norm(h_all, axis=1) * np.linalg.norm(h0))
+        s_y = y_all @ y0 / (np.linalg.norm(y_all, axis=1) * np.linalg.norm(y0))
+        np.corrcoef(np.vstack([s_h, s_y, y_all.T]))
+    return len(origins) * args.n_masks / (time.perf_counter() - start)
+
+
+def _probe_memory(args: argparse.Namespace, n_masks: int) -> int:
+    """Peak memory of one engine run with ``n_masks`` masks, measured in a fresh process."""
+    command = [sys.executable, __file__, "--memory-probe", "--n-masks", str(n_masks)]
+    for name in ("backbone", "window_size", "stride", "batch_size", "device", "image_height", "image_width"):
+        command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.run_dir:
+        command += ["--run-dir", args.run_dir]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+
+
+def _peak_memory(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    model = _model(args).to(device)
+    image, foreground = _image(args)
+    explainer = _explainer(model, args, args.n_masks)
+    explainer.explain(image, foreground, windows=_first_windows(explainer, image, 4))
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="small_cnn")
+    parser.add_argument("--run-dir", help="a trained classifier run folder (default: random weights)")
+    parser.add_argument("--window-size", type=int, default=64)
+    parser.add_argument("--stride", type=int, default=16)
+    parser.add_argument("--image-height", type=int, default=600)
+    parser.add_argument("--image-width", type=int, default=400)
+    parser.add_argument("--n-masks", type=int, default=256)
+    parser.add_argument("--windows", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--reference-masks", type=int, default=2560)
+    parser.add_argument("--adaptive-windows", type=int, default=24)
+    parser.add_argument("--tolerance", type=float, default=0.025)
+    parser.add_argument("--z", type=float, default=3.0)
+    parser.add_argument("--min-masks", type=int, default=256)
+    parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()

@@ -61,13 +61,8 @@ from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
-from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
-from corrrelax_lib.pipeline.annotated_images import annotated_test_images
-from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, profile_explainer
-from corrrelax_lib.training.config import profile_training_config
-from corrrelax_lib.training.run import train_classifier
+from corrrelax_lib.pipeline.profile_inputs import profile_inputs, profile_maps
 from corrrelax_lib.viz.correlax_maps import plot_correlax_panel, plot_label_maps
 from corrrelax_lib.viz.correlax_schema import draw_correlax_schema
 from corrrelax_lib.widgets.correlax_panel import CorrelaxPanel
@@ -112,16 +107,9 @@ display(pd.DataFrame(kernel, index=(np.arange(len(kernel)) - len(kernel) // 2) *
 # ## Maps of every test image with a finding
 
 # %%
-config = profile_training_config(parameters, findings_sha256(data_root))
-samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
-run = train_classifier(config, samples, data_root, artifacts_dir, progress=progress)
-store = PreprocessedImageStore(data_root, default_cache_dir(artifacts_dir, clahe_clip_limits, clahe_tile_grid))
-findings = [label for label in LABELS if label != NO_FINDING]
-images = annotated_test_images(samples, store, findings)
-checkpoints = sorted({n_masks // 4, n_masks // 2} - {0})
-explainer = profile_explainer(run.model, parameters, LABELS, checkpoints=checkpoints, progress=progress)
-maps = explain_images(explainer, images, maps_directory(artifacts_dir, run.directory.name, explainer),
-                      progress=progress)
+inputs = profile_inputs(parameters)
+images = inputs.images
+explainer, maps = profile_maps(parameters, inputs)
 
 cost = pd.DataFrame([{"image": image.image_id[:8], "ROI (h × w)": f"{image.image.shape[0]} × {image.image.shape[1]}",
                       "windows": maps[image.image_id].metadata["windows"],

@@ -68,14 +68,15 @@ from IPython.display import Markdown, display
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
-from corrrelax_lib.data.labels import LABELS, NO_FINDING
-from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
-from corrrelax_lib.pipeline.annotated_images import annotated_test_images
-from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, profile_explainer
-from corrrelax_lib.pipeline.mask_sensitivity import adaptive_errors, prefix_errors, sample_windows
-from corrrelax_lib.training.config import profile_training_config
-from corrrelax_lib.training.run import train_classifier
+from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.pipeline.correlax_images import maps_directory, profile_explainer
+from corrrelax_lib.pipeline.mask_sensitivity import (
+    adaptive_errors,
+    explain_window_samples,
+    prefix_errors,
+    sample_windows,
+)
+from corrrelax_lib.pipeline.profile_inputs import profile_inputs
 from corrrelax_lib.viz.correlax_maps import plot_mask_sensitivity, plot_masks_used
 
 results = ResultLog(results_dir, "06_mask_sensitivity")
@@ -90,11 +91,8 @@ parameters = dict(globals())
 # read from the same run, so each *n* is a prefix of the reference set, as in the paper.
 
 # %%
-config = profile_training_config(parameters, findings_sha256(data_root))
-samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
-run = train_classifier(config, samples, data_root, artifacts_dir, progress=progress)
-store = PreprocessedImageStore(data_root, default_cache_dir(artifacts_dir, clahe_clip_limits, clahe_tile_grid))
-images = annotated_test_images(samples, store, [label for label in LABELS if label != NO_FINDING])[:sensitivity_images]
+inputs = profile_inputs(parameters)
+run, images = inputs.run, inputs.images[:sensitivity_images]
 reference_explainer = profile_explainer(run.model, parameters, LABELS, n_masks=sensitivity_reference_masks,
                                         checkpoints=sensitivity_mask_counts, progress=progress)
 adaptive = AdaptiveMasks(tolerance=adaptive_tolerance, z=adaptive_z, min_masks=adaptive_min_masks)
@@ -104,25 +102,10 @@ per_image = sensitivity_windows // len(images)
 selections = {image.image_id: sample_windows(image.image, reference_explainer, per_image, seed) for image in images}
 
 
-def explain_selected(explainer):
-    """Maps of the sampled windows of every image, cached like the full maps."""
-    directory = maps_directory(artifacts_dir, run.directory.name, explainer) / f"sample-{per_image}-{seed}"
-    return {image.image_id: explain_images(_Selected(explainer, selections[image.image_id]), [image], directory,
-                                           progress=progress)[image.image_id] for image in images}
-
-
-class _Selected:
-    """``explainer`` restricted to a window selection."""
-
-    def __init__(self, explainer, selection):
-        self.explainer, self.selection = explainer, selection
-
-    def explain(self, image):
-        return self.explainer.explain(image, windows=self.selection)
-
-
-reference = explain_selected(reference_explainer)
-adaptive_maps = explain_selected(adaptive_explainer)
+reference, adaptive_maps = (
+    explain_window_samples(explainer, images, selections,
+                           maps_directory(artifacts_dir, run.directory.name, explainer) / f"sample-{per_image}-{seed}")
+    for explainer in (reference_explainer, adaptive_explainer))
 errors = pd.concat([prefix_errors(reference[image.image_id], sensitivity_mask_counts).assign(image=image.image_id)
                     for image in images], ignore_index=True)
 display(Markdown(f"{errors['window'].nunique() if len(images) == 1 else len(errors) // len(sensitivity_mask_counts)} "

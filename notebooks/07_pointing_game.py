@@ -61,42 +61,25 @@ from IPython.display import Markdown, display
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.paper import paper_table4
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
-from corrrelax_lib.data.labels import LABELS, NO_FINDING
-from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, pointing_game_table, support_weighted_mean
-from corrrelax_lib.pipeline.annotated_images import annotated_test_images
-from corrrelax_lib.pipeline.correlax_images import (
-    explain_images,
-    maps_directory,
-    pointing_game_pairs,
-    profile_explainer,
-)
-from corrrelax_lib.training.config import profile_training_config
-from corrrelax_lib.training.run import train_classifier
+from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
+from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
 
 results = ResultLog(results_dir, "07_pointing_game")
 display(Markdown(dataset_banner(dataset)))
 parameters = dict(globals())
 
 # %%
-config = profile_training_config(parameters, findings_sha256(data_root))
-samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
-run = train_classifier(config, samples, data_root, artifacts_dir, progress=progress)
-store = PreprocessedImageStore(data_root, default_cache_dir(artifacts_dir, clahe_clip_limits, clahe_tile_grid))
-findings = [label for label in LABELS if label != NO_FINDING]
-images = annotated_test_images(samples, store, findings)
-checkpoints = sorted({n_masks // 4, n_masks // 2} - {0})  # as in the maps chapter, so its cache is reused
-explainer = profile_explainer(run.model, parameters, LABELS, checkpoints=checkpoints, progress=progress)
-maps = explain_images(explainer, images, maps_directory(artifacts_dir, run.directory.name, explainer),
-                      progress=progress)
-pairs = pointing_game_pairs(images, maps, findings, tolerance=pointing_tolerance)
+inputs = profile_inputs(parameters)
+images = inputs.images
+explainer, maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
+pairs = pointing_game_pairs(images, maps, FINDINGS, tolerance=pointing_tolerance)
 
 # %% [markdown]
 # ## Table 4
 
 # %%
-ours = pointing_game_table(pairs, TABLE4_CRITERIA, findings)
+ours = pointing_game_table(pairs, TABLE4_CRITERIA, FINDINGS)
 ours.insert(len(TABLE4_CRITERIA), "chance", pairs.groupby("label")["chance"].mean())
 ours.loc["Weighted mean", "chance"] = pairs["chance"].mean()
 paper = paper_table4()
@@ -120,7 +103,7 @@ display(pd.DataFrame({"paper, as printed": paper.loc["Weighted Mean Accuracy", l
         .style.format("{:.4f}").set_caption("The paper's weighted-mean row against its own rows"))
 
 # %%
-for label in [*findings, "Weighted mean"]:
+for label in [*FINDINGS, "Weighted mean"]:
     for criterion in TABLE4_CRITERIA:
         paper_value = paper.loc["Weighted Mean Accuracy" if label == "Weighted mean" else label, criterion]
         results.record("Table 4", f"{label}: {criterion}", round(float(ours.loc[label, criterion]), 4)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.preprocess.roi import breast_mask
 from corrrelax_lib.windows.grid import foreground_fraction, window_grid
 
@@ -60,3 +63,17 @@ def adaptive_errors(adaptive: CorrelaxMaps, reference: CorrelaxMaps) -> pd.DataF
     largest = np.fmax(distance, np.nanmax(np.where(np.isnan(per_class), -np.inf, per_class), axis=0)[computed])
     return pd.DataFrame({"window": computed, "masks_used": adaptive.masks_used.ravel()[computed],
                          "abs_error": distance, "max_abs_error": largest})
+
+
+def explain_window_samples(
+    explainer: CorRELAX, images: Sequence[AnnotatedImage], selections: Mapping[str, np.ndarray],
+    directory: str | os.PathLike[str],
+) -> dict[str, CorrelaxMaps]:
+    """``{image_id: maps}`` of the selected windows only, one cached ``.npz`` per image (written atomically)."""
+    maps = {}
+    for image in images:
+        path = Path(directory) / f"{image.image_id}.npz"
+        if not path.is_file():
+            explainer.explain(image.image, windows=selections[image.image_id]).save(path)
+        maps[image.image_id] = CorrelaxMaps.load(path)
+    return maps

@@ -22,14 +22,14 @@ def _first_converged_n(rho, tolerance, z, n_max):
 
 
 def test_never_converged_before_min_masks():
-    adaptive = AdaptiveMasks(min_masks=256)
+    adaptive = AdaptiveMasks(z=2.0, min_masks=256, watch="all")
     rho = _rho([1.0, -1.0], [0.99, 0.99], [float("nan"), float("nan")])
     for n in (4, 100, 255):
         assert not adaptive.converged(rho, n, N_MAX).any()
 
 
 def test_always_converged_at_n_max():
-    adaptive = AdaptiveMasks(min_masks=256)
+    adaptive = AdaptiveMasks(z=2.0, min_masks=256, watch="all")
     rho = _rho([0.0, 0.0], [0.1, -0.2])
     assert adaptive.converged(rho, N_MAX, N_MAX).all()
     assert adaptive.converged(rho, N_MAX + 128, N_MAX).all()
@@ -38,7 +38,7 @@ def test_always_converged_at_n_max():
 
 
 def test_perfect_correlations_converge_at_min_masks():
-    adaptive = AdaptiveMasks(min_masks=256)
+    adaptive = AdaptiveMasks(z=2.0, min_masks=256, watch="all")
     rho = _rho([1.0, -1.0], [-1.0, -1.0])
     assert adaptive.converged(rho, 256, N_MAX).all()
     assert not adaptive.converged(rho, 255, N_MAX).any()
@@ -58,7 +58,7 @@ def test_zero_correlation_boundary(tolerance, z, n_max):
 
 
 def test_stronger_correlations_stop_earlier():
-    adaptive = AdaptiveMasks(min_masks=256)
+    adaptive = AdaptiveMasks(z=2.0, min_masks=256, watch="all")
     boundary = _first_converged_n(0.5, 0.025, 2.0, N_MAX)  # (1 − 0.25) shrinks the spread: n ≥ 1498.08
     assert boundary == 1499
     assert not adaptive.converged(_rho([0.5]), boundary - 1, N_MAX).item()
@@ -66,7 +66,7 @@ def test_stronger_correlations_stop_earlier():
 
 
 def test_nan_correlations_do_not_hold_a_window_back():
-    adaptive = AdaptiveMasks(min_masks=256)
+    adaptive = AdaptiveMasks(z=2.0, min_masks=256, watch="all")
     nan = float("nan")
     rho = _rho([nan, 1.0], [nan, nan], [nan, 0.0])
     assert adaptive.converged(rho, 256, N_MAX).tolist() == [True, True, False]
@@ -74,7 +74,7 @@ def test_nan_correlations_do_not_hold_a_window_back():
 
 
 def test_the_least_settled_target_decides():
-    adaptive = AdaptiveMasks(min_masks=256)
+    adaptive = AdaptiveMasks(z=2.0, min_masks=256, watch="all")
     rho = _rho([1.0, 0.0, -1.0], [1.0, 0.5, 1.0], [1.0, 1.0, 1.0])
     assert adaptive.converged(rho, 256, N_MAX).tolist() == [False, False, True]
     assert adaptive.converged(rho, 1499, N_MAX).tolist() == [False, True, True]
@@ -94,3 +94,11 @@ def test_output_is_one_bool_per_window_on_the_input_device():
     assert result.shape == (7,)
     assert result.dtype == torch.bool
     assert result.device == torch.zeros(1).device
+
+
+def test_watching_the_distance_correlation_ignores_the_classes():
+    rho = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], dtype=torch.float64)
+    assert AdaptiveMasks(min_masks=256).converged(rho, 256, N_MAX).tolist() == [True, False]
+    assert AdaptiveMasks(min_masks=256, watch="all").converged(rho, 256, N_MAX).tolist() == [False, False]
+    with pytest.raises(ValueError, match="watch"):
+        AdaptiveMasks(watch="classes")

@@ -9,7 +9,12 @@ from corrrelax_lib.data.image_store import StoredImage
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
 from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, pointing_game_pairs
-from corrrelax_lib.pipeline.mask_sensitivity import adaptive_errors, prefix_errors, sample_windows
+from corrrelax_lib.pipeline.mask_sensitivity import (
+    adaptive_errors,
+    explain_window_samples,
+    prefix_errors,
+    sample_windows,
+)
 from corrrelax_lib.testing.models import QuadrantMeans
 
 LABELS = ("a", "b")
@@ -122,3 +127,14 @@ def test_annotated_test_images_group_boxes_by_label_in_roi_pixels():
     np.testing.assert_array_equal(images[1].boxes_by_label["Asymmetries"], [[2, 2, 10, 10]])
     with pytest.raises(KeyError):
         annotated_test_images(samples.assign(image_id="missing"), store, ["Mass"])
+
+
+def test_explain_window_samples_computes_the_selection_once(tmp_path, monkeypatch):
+    images = [_image("one", (8, 8))]
+    explainer = _explainer(min_foreground=0.05)
+    selections = {"one": sample_windows(images[0].image, explainer, 3, seed=0)}
+    maps = explain_window_samples(explainer, images, selections, tmp_path)
+    assert (maps["one"].masks_used > 0).sum() == 3 and [p.name for p in tmp_path.iterdir()] == ["one.npz"]
+    monkeypatch.setattr(CorRELAX, "explain", lambda *args, **kwargs: pytest.fail("recomputed"))
+    again = explain_window_samples(explainer, images, selections, tmp_path)
+    np.testing.assert_array_equal(again["one"].masks_used, maps["one"].masks_used)

@@ -65,3 +65,15 @@ def paper_table4(root: Path | None = None) -> pd.DataFrame:
     table = pd.DataFrame(_vindr_manifest(root)["paper_table4"]).T.rename(columns=columns)
     rows = [*(label for label in LABELS if label != NO_FINDING), "Weighted Mean Accuracy"]
     return table.loc[rows, [*TABLE4_CRITERIA, "support"]].astype({"support": "int64"})
+
+
+def paper_quoted_masses(root: Path | None = None) -> pd.DataFrame:
+    """Paper §5: pointing-game accuracy on masses quoted for Grad-CAM, Grad-CAM++ and Eigen-CAM from another
+    study (Cerekci et al.; 512×512 downsampled mammograms, another model), beside CorRELAX's own Mass row.
+
+    Returns:
+        Index: method; columns ``accuracy`` (float) and ``source`` (str).
+    """
+    table = pd.DataFrame(_vindr_manifest(root)["paper_quoted_pointing_game_masses"]).T
+    table.index.name = "method"
+    return table.astype({"accuracy": "float64"})

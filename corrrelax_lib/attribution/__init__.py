@@ -1,1 +1,16 @@
 """Explain: attribution methods, one per module, each returning per-class maps in ROI pixels."""
+
+from corrrelax_lib.attribution.eigencam import EigenCAM
+from corrrelax_lib.attribution.gradcam import GradCAM
+from corrrelax_lib.attribution.gradcam_plus_plus import GradCAMPlusPlus
+from corrrelax_lib.attribution.relax import RELAX
+from corrrelax_lib.attribution.rise import RISE
+from corrrelax_lib.attribution.roi_explainer import RoiExplainer
+from corrrelax_lib.attribution.saliency import GradientSaliency
+
+#: The baseline methods by display name, in the order of the comparison: ``BASELINES["RISE"](model, labels, ...)``.
+BASELINES: dict[str, type[RoiExplainer]] = {
+    cls.method: cls for cls in (GradCAM, GradCAMPlusPlus, EigenCAM, GradientSaliency, RISE, RELAX)
+}
+
+__all__ = ["BASELINES", "RELAX", "RISE", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "GradientSaliency", "RoiExplainer"]

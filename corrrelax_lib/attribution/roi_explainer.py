@@ -56,6 +56,8 @@ class RoiExplainer(ABC):
 
     #: Display name, e.g. ``"Grad-CAM"``.
     method: ClassVar[str]
+    #: Whether map values are probabilities (RISE), so that the pointing game's 25% / 50% thresholds apply.
+    probability_maps: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from corrrelax_lib.book.execute import execute_notebook
 from corrrelax_lib.book.profiles import Profile, load_profile
 from corrrelax_lib.book.results import load_results
 from corrrelax_lib.book.status import render_status_page
+from corrrelax_lib.book.widget_assets import install_widget_assets, vendored_static_dir
 from corrrelax_lib.data.sources import prepare_dataset
 from corrrelax_lib.io.atomic import atomic_write_text
 from corrrelax_lib.paths import repository_root
@@ -39,15 +41,20 @@ def run_notebooks(profile: Profile, root: Path, *, only: list[str] | None = None
 
 
 def build_html(root: Path) -> Path:
-    """Run ``jupyter-book build`` on all pages (no execution; warnings are errors); return ``index.html``.
+    """Vendor the widget scripts, run ``jupyter-book build`` on all pages (no execution; warnings are errors)
+    into a fresh ``book/_build/html`` (no page of an earlier build lingers); return ``index.html``.
 
     Raises:
+        RuntimeError: the widget scripts could not be fetched from npm (see ``widget_assets``).
         subprocess.CalledProcessError: Sphinx reported an error or a warning.
     """
+    book = root / "book"
+    install_widget_assets(vendored_static_dir(book), book / "_build" / "widget_assets" / "npm")
+    shutil.rmtree(book / "_build" / "html", ignore_errors=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", str(root / "book"), "--all", "--warningiserror", "--nitpick", "--keep-going"]
+    command = [str(jupyter_book), "build", str(book), "--all", "--warningiserror", "--nitpick", "--keep-going"]
     subprocess.run(command, check=True, cwd=root)
-    return root / "book" / "_build" / "html" / "index.html"
+    return book / "_build" / "html" / "index.html"
 
 
 def build_book(profile_name: str, overrides: dict[str, Any] | None = None, *, only: list[str] | None = None,

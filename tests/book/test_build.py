@@ -1,4 +1,4 @@
-"""End to end: papermill runs every notebook on `tiny` and Jupyter Book builds the HTML."""
+"""End to end: papermill runs every notebook on `tiny` and Jupyter Book builds the HTML (`built_html`, conftest)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ import re
 
 import pytest
 
-from corrrelax_lib.book.build import build_book
 from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.book.results import load_results
 
 pytestmark = pytest.mark.book
-
-
-@pytest.fixture(scope="module")
-def built_html():
-    index = build_book("tiny")
-    assert index.is_file()
-    return index.parent
 
 
 def page(html_dir, name: str) -> str:

@@ -77,3 +77,14 @@ def paper_quoted_masses(root: Path | None = None) -> pd.DataFrame:
     table = pd.DataFrame(_vindr_manifest(root)["paper_quoted_pointing_game_masses"]).T
     table.index.name = "method"
     return table.astype({"accuracy": "float64"})
+
+
+def paper_mldam_results(root: Path | None = None) -> pd.DataFrame:
+    """The MLDAM paper's CBIS-DDSM test results (ResNet-50, best-validation weights; its Tables 1–4).
+
+    Returns:
+        Index: the paper's four use cases; columns ``accuracy, precision, recall, f1`` (float).
+    """
+    table = pd.DataFrame(yaml.safe_load(manifest_path("related-methods", root).read_text())
+                         ["mldam_cbis_ddsm_resnet50_validation"]).T
+    return table[["accuracy", "precision", "recall", "f1"]].astype("float64")

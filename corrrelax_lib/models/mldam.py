@@ -175,7 +175,7 @@ class MLDAMClassifier(nn.Module):
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
-        self.backbone_name = backbone
+        self.backbone_name, self.n_labels = backbone, n_labels
         self.attention = attention
         self.input_size = input_size
         self.stages = _backbone_stages(backbone, weights)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torchvision.transforms import v2
 
 from corrrelax_lib.data.crop_dataset import CropDataset
@@ -297,35 +297,3 @@ def example_crops(experiment: MLDAMExperiment, n_per_class: int = 2) -> tuple[Te
     label_indices = [int(np.flatnonzero(targets[i])[0]) for i in chosen]
     images = torch.stack([test_set[i][0] for i in chosen])
     return images, label_indices, [f"test crop {i}: {labels[c]}" for i, c in zip(chosen, label_indices, strict=True)]
-
-
-def input_gradient_saliency(model: nn.Module, images: Tensor, label_indices: Sequence[int]) -> Tensor:
-    """The paper's saliency maps (§3.2.6, Simonyan et al. 2014): ``max_channel |∂ logit_t / ∂ x|``.
-
-    The model is evaluated in eval mode (its mode is restored), so each image's logit depends on
-    that image alone and one backward pass of the summed logits gives every image's gradient.
-
-    Args:
-        model: maps ``(N, 3, H, W)`` images in [0, 1] to logits ``(N, C)``.
-        images: ``(N, 3, H, W)`` float images in [0, 1].
-        label_indices: the ``N`` output columns ``t`` to differentiate, one per image.
-
-    Returns:
-        ``(N, H, W)`` non-negative gradient magnitudes, in logit units per unit of intensity.
-
-    Example:
-        >>> from corrrelax_lib.testing.models import QuadrantMeans
-        >>> model = QuadrantMeans(torch.tensor([[2.0], [0.0], [0.0], [-4.0]]), torch.zeros(1))
-        >>> input_gradient_saliency(model, torch.rand(1, 3, 2, 2), [0])  # |w_q| / (pixels in quadrant q)
-        tensor([[[2., 0.],
-                 [0., 4.]]])
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        inputs = images.detach().clone().requires_grad_(True)
-        chosen = model(inputs).gather(1, torch.as_tensor(label_indices, device=inputs.device).view(-1, 1))
-        (gradient,) = torch.autograd.grad(chosen.sum(), inputs)
-    finally:
-        model.train(was_training)
-    return gradient.abs().amax(dim=1)

@@ -9,8 +9,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from corrrelax_lib.attribution.saliency import GradientSaliency
 from corrrelax_lib.models.mldam import MLDAMClassifier
-from corrrelax_lib.training.mldam import input_gradient_saliency
 
 
 def plot_mldam_maps(
@@ -18,7 +18,7 @@ def plot_mldam_maps(
 ) -> Figure:
     """One row per crop: the crop, each model's saliency, and each MLDAM's spatial attention over the crop.
 
-    Saliency is :func:`~corrrelax_lib.training.mldam.input_gradient_saliency` of the row's label,
+    Saliency is :class:`~corrrelax_lib.attribution.saliency.GradientSaliency` of the row's label,
     scaled to its own maximum (as the paper's figures, it compares where, not how much). Attention
     is :attr:`~corrrelax_lib.models.mldam.AttentionMaps.spatial` (weight each grid cell receives,
     in [0, 1], summing to 1), drawn on ``I_C``'s grid over the crop on a shared 0–1 colour scale.
@@ -39,7 +39,8 @@ def plot_mldam_maps(
                              squeeze=False)
     for col, (title, kind, model) in enumerate(columns):
         if kind == "saliency":
-            saliency = input_gradient_saliency(model, images, label_indices)
+            per_label = GradientSaliency(model, range(model.n_labels), progress=False).attribute(images).detach()
+            saliency = per_label[torch.arange(len(images)), torch.as_tensor(label_indices)]
             saliency = saliency / saliency.amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(saliency.dtype).tiny)
         elif kind == "attention":
             with torch.no_grad():

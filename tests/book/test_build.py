@@ -83,8 +83,27 @@ def test_tiny_classifier_learns_the_phantom_lesions_above_chance(built_html):
 
 def test_pages_say_the_data_are_synthetic(built_html):
     for name in ("01_preprocessing", "02_dataset", "03_model_selection", "04_classifier", "05_correlax_maps",
-                 "06_mask_sensitivity", "07_pointing_game"):
+                 "06_mask_sensitivity", "07_pointing_game", "08_baselines", "09_related_methods", "10_explorer"):
         assert "SYNTHETIC phantom mammograms" in page(built_html, name)
+
+
+def test_baselines_table_scores_every_method_on_the_same_pairs(built_html):
+    html = page(built_html, "08_baselines")
+    table = re.search(r"<table[^>]*>.*?Pointing-game accuracy.*?</table>", html, re.S)
+    assert table, "comparison table missing"
+    for method in ("CorRELAX prediction", "Grad-CAM (whole ROI)", "Grad-CAM++ (whole ROI)", "Eigen-CAM (whole ROI)",
+                   "Gradient saliency (whole ROI)", "RISE (whole ROI)", "RELAX (whole ROI)", "Grad-CAM (windows)",
+                   "seconds / image"):
+        assert method in table.group(0), method
+    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["08_baselines"]}
+    assert entries["Grad-CAM: Mass accuracy"].paper == 0.41
+    accuracies = [entry.ours for quantity, entry in entries.items() if quantity.endswith("all pairs")]
+    assert len(accuracies) >= 10 and all(0 <= value <= 1 for value in accuracies)
+
+
+def test_explorer_page_holds_a_saved_widget_view(built_html):
+    html = page(built_html, "10_explorer")
+    assert "application/vnd.jupyter.widget-view+json" in html and "candidate" in html
 
 
 def test_status_page_lists_computed_numbers(built_html):

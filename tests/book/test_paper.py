@@ -4,6 +4,7 @@ import numpy as np
 
 from corrrelax_lib.book.paper import (
     TABLE2_LABELS,
+    paper_mldam_results,
     paper_quoted_masses,
     paper_table1,
     paper_table2,
@@ -62,3 +63,11 @@ def test_quoted_mass_accuracies_match_table4_for_correlax():
     table4 = paper_table4()
     assert quoted.loc["CorRELAX prediction", "accuracy"] == table4.loc["Mass", "prediction > 25%"]
     assert quoted.loc["CorRELAX correlation", "accuracy"] == table4.loc["Mass", "correlation > 0"]
+
+
+def test_mldam_results_f1_is_the_harmonic_mean_of_precision_and_recall():
+    mldam = paper_mldam_results()
+    assert list(mldam.index) == ["Baseline", "Baseline with Data Augmentation", "MLDAM",
+                                 "MLDAM with Data Augmentation"]
+    harmonic = 2 * mldam["precision"] * mldam["recall"] / (mldam["precision"] + mldam["recall"])
+    np.testing.assert_allclose(mldam["f1"], harmonic, atol=6e-4)

@@ -12,14 +12,12 @@ import torch
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
 from corrrelax_lib.data.vindr import finding_samples, read_finding_annotations
-from corrrelax_lib.testing.models import QuadrantMeans
 from corrrelax_lib.training.config import TrainingConfig
 from corrrelax_lib.training.mldam import (
     ARMS,
     TABLE_COLUMNS,
     example_crops,
     finding_metrics,
-    input_gradient_saliency,
     mldam_run_directory,
     run_mldam_experiment,
     train_mldam_arm,
@@ -103,12 +101,3 @@ def test_finding_metrics_by_hand():
     assert metrics["accuracy"] == 0.5 and metrics["precision"] == 0.5 and metrics["recall"] == 0.5
     assert metrics["f1"] == 0.5 and metrics["support"] == 2
     assert metrics["roc_auc"] == 0.75  # positives (0.8, 0.3) above negatives (0.6, 0.1) in 3 of 4 pairs
-
-
-def test_input_gradient_saliency_by_hand():
-    # logit = 2·mean(top-left) − 4·mean(bottom-right) of channel 0 on 4 × 4 images: 4 pixels per quadrant.
-    model = QuadrantMeans(torch.tensor([[2.0], [0.0], [0.0], [-4.0]]), torch.zeros(1))
-    saliency = input_gradient_saliency(model, torch.rand(2, 3, 4, 4), [0, 0])
-    expected = torch.zeros(4, 4)
-    expected[:2, :2], expected[2:, 2:] = 0.5, 1.0
-    torch.testing.assert_close(saliency, expected.expand(2, 4, 4))

@@ -48,6 +48,31 @@ progress = False
 mldam_backbone = "small_cnn"
 mldam_epochs = 20
 mldam_learning_rate = 1e-3
+window_size = 64
+stride = 16
+n_masks = 32
+mask_cells = 8
+keep_prob = 0.5
+mask_shift = False
+mask_chunk = 16
+min_foreground = 0.05
+correlax_batch_size = 128
+pointing_tolerance = 16
+lem_backbone = "small_cnn"
+lem_weights = None
+lem_image_size = [256, 160]
+lem_epochs = 16
+lem_gap_epochs = 3
+lem_ramp_epochs = 5
+lem_batch_size = 16
+lem_learning_rate = 1e-3
+lem_lr_step_epochs = 8
+lem_lr_decay = 0.8
+lem_weight_decay = 1e-4
+lem_sparse_weight = 1e-3
+lem_penalty_factor = 3.0
+lem_sparsity_threshold = 0.1
+lem_hflip = True
 
 # %%
 import matplotlib.pyplot as plt
@@ -58,13 +83,53 @@ from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.paper import paper_mldam_results
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
+from corrrelax_lib.pipeline.method_comparison import comparison_table, correlax_method_maps, method_pointing_pairs
+from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
+from corrrelax_lib.pipeline.profile_lem import profile_lem_maps
 from corrrelax_lib.training.mldam import example_crops, mldam_training_config, run_mldam_experiment
+from corrrelax_lib.viz.method_comparison import plot_method_grid
 from corrrelax_lib.viz.mldam import plot_mldam_maps
 
 results = ResultLog(results_dir, "09_related_methods")
 display(Markdown(dataset_banner(dataset)))
 parameters = dict(globals())
 samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
+
+# %% [markdown]
+# ## LEM: local extremum mapping from image-level labels
+#
+# LEM replaces global average pooling with a 1×1-convolution score map per finding whose positive
+# local maxima (3×3 neighbourhoods) vote for the finding and negative local minima against it; a sparse
+# loss keeps the other scores near zero, and training switches from average pooling to the extrema
+# (GAP → LEM). It never sees a box: the whole ROI, resized, with the image's labels. Its localisation
+# map backpropagates the extrema through positive weights only. Both that map and the plain score
+# map are scored with the pointing game on the same test images as CorRELAX (maximum on a box grown by
+# `pointing_tolerance` px).
+
+# %%
+inputs = profile_inputs(parameters)
+images = inputs.images
+_, correlax_maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
+lem_run, lem_methods = profile_lem_maps(parameters, images)
+methods = [*correlax_method_maps(correlax_maps, ("prediction", "correlation")), *lem_methods]
+lem_pairs = pd.concat([method_pointing_pairs(images, method, FINDINGS, tolerance=pointing_tolerance)
+                       for method in methods], ignore_index=True)
+lem_table = comparison_table(lem_pairs, methods, FINDINGS)
+shown_labels = [label for label in FINDINGS if (lem_pairs["label"] == label).any()]
+display(lem_table[[*shown_labels, "all pairs", "chance", "support", "seconds / image"]]
+        .style.format("{:.3f}", na_rep="–").format({"support": "{:.0f}", "seconds / image": "{:.2f}"})
+        .set_caption(f"Pointing-game accuracy (map maximum on a box) of LEM, trained with image-level labels only "
+                     f"({lem_epochs} epochs, {lem_run.training_seconds:.0f} s on `{device}`), beside CorRELAX's maps "
+                     f"of the same {len(images)} test images ({dataset_label(dataset)})."))
+for name, row in lem_table.iterrows():
+    results.record("LEM", f"{name}: pointing accuracy, all pairs", round(float(row["all pairs"]), 4))
+results.record("LEM", "training seconds", round(lem_run.training_seconds, 1))
+
+# %% mystnb={"figure": {"caption": "LEM's localisation and score maps beside CorRELAX's prediction map, for the first finding of four test images; the dot is each map's maximum.", "name": "fig-lem-maps"}}
+shown = images[:4]
+plot_method_grid(shown, [next(label for label in FINDINGS if label in image.boxes_by_label) for image in shown],
+                 [methods[0], *lem_methods], title=f"LEM and CorRELAX maps ({dataset_label(dataset)})")
+plt.show()
 
 # %% [markdown]
 # ## MLDAM: multi-level dual attention
@@ -105,6 +170,11 @@ plt.show()
 # %%
 best = experiment.table["f1"].idxmax()
 display(Markdown(
+    f"LEM, trained from image-level labels only, puts its localisation-map maximum on the finding in "
+    f"{lem_table.loc['LEM', 'all pairs']:.1%} of {int(lem_table.loc['LEM', 'support'])} image-label pairs "
+    f"(score map: {lem_table.loc['LEM score map', 'all pairs']:.1%}; CorRELAX prediction map: "
+    f"{lem_table.loc['CorRELAX prediction', 'all pairs']:.1%}; a random breast point: "
+    f"{lem_table.loc['LEM', 'chance']:.1%}). "
     f"On {len(experiment.test_set)} synthetic test crops, the best use case by F1 is **{best}** "
     f"({experiment.table.loc[best, 'f1']:.3f}); the baseline scores {experiment.table.loc['Baseline', 'f1']:.3f} "
     f"and MLDAM {experiment.table.loc['MLDAM', 'f1']:.3f}. Augmentation changes the baseline's F1 by "

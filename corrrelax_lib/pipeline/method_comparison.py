@@ -71,11 +71,10 @@ def explain_images_with(
     return heatmaps
 
 
-def baseline_method_maps(name: str, explainer: RoiExplainer, heatmaps: Mapping[str, ClassHeatmaps]) -> MethodMaps:
-    """A baseline's :class:`MethodMaps` from its cached heatmaps."""
+def heatmap_method_maps(name: str, heatmaps: Mapping[str, ClassHeatmaps], *, probability_maps: bool) -> MethodMaps:
+    """A method's :class:`MethodMaps` from its heatmaps of every image (``image_id -> ClassHeatmaps``)."""
     seconds = float(np.mean([maps.metadata["seconds"] for maps in heatmaps.values()]))
-    return MethodMaps(name, lambda image_id, label: heatmaps[image_id].pixel_map(label),
-                      type(explainer).probability_maps, seconds)
+    return MethodMaps(name, lambda image_id, label: heatmaps[image_id].pixel_map(label), probability_maps, seconds)
 
 
 def correlax_method_maps(maps: Mapping[str, CorrelaxMaps], kinds: Sequence[str]) -> list[MethodMaps]:

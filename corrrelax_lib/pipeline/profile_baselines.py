@@ -11,9 +11,9 @@ from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.pipeline.method_comparison import (
     MethodMaps,
-    baseline_method_maps,
     correlax_method_maps,
     explain_images_with,
+    heatmap_method_maps,
     heatmaps_directory,
 )
 from corrrelax_lib.pipeline.profile_inputs import ProfileInputs
@@ -59,5 +59,6 @@ def profile_method_maps(
             explainer = profile_baseline(name, mode, inputs.run.model, parameters)
             directory = heatmaps_directory(parameters["artifacts_dir"], inputs.run.directory.name, explainer)
             heatmaps = explain_images_with(explainer, inputs.images, directory, progress=parameters["progress"])
-            methods.append(baseline_method_maps(f"{name} ({MODE_NAMES[mode]})", explainer, heatmaps))
+            methods.append(heatmap_method_maps(f"{name} ({MODE_NAMES[mode]})", heatmaps,
+                                               probability_maps=explainer.probability_maps))
     return methods

@@ -101,6 +101,14 @@ def test_baselines_table_scores_every_method_on_the_same_pairs(built_html):
     assert len(accuracies) >= 10 and all(0 <= value <= 1 for value in accuracies)
 
 
+def test_related_methods_page_scores_lem_and_compares_mldam_with_the_paper(built_html):
+    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["09_related_methods"]}
+    assert 0 <= entries["LEM: pointing accuracy, all pairs"].ours <= 1
+    assert entries["MLDAM: f1"].paper == 0.1837 and 0 <= entries["MLDAM: f1"].ours <= 1
+    html = page(built_html, "09_related_methods")
+    assert "paper (CBIS-DDSM, ResNet-50)" in html and "LEM score map" in html
+
+
 def test_explorer_page_holds_a_saved_widget_view(built_html):
     html = page(built_html, "10_explorer")
     assert "application/vnd.jupyter.widget-view+json" in html and "candidate" in html

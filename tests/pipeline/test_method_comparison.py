@@ -12,9 +12,9 @@ from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.pipeline.method_comparison import (
     MethodMaps,
-    baseline_method_maps,
     comparison_table,
     explain_images_with,
+    heatmap_method_maps,
     heatmaps_directory,
     method_pointing_pairs,
 )
@@ -70,7 +70,8 @@ def test_pairs_and_table_score_hits_thresholds_and_chance(tmp_path):
     images = [_image("one", (5, 5), {"a": [0, 0, 10, 10], "b": [40, 20, 50, 30]}),
               _image("two", (30, 50), {"a": [50, 30, 59, 39]})]
     explainer = _explainer()
-    brightness = baseline_method_maps("brightness", explainer, explain_images_with(explainer, images, tmp_path))
+    brightness = heatmap_method_maps("brightness", explain_images_with(explainer, images, tmp_path),
+                                     probability_maps=True)
     flat = MethodMaps("flat", lambda image_id, label: np.full((40, 60), 0.1), False, 0.5)
     pairs = pd.concat([method_pointing_pairs(images, method, LABELS, tolerance=0) for method in (brightness, flat)])
     bright = pairs.loc[pairs["method"] == "brightness"].set_index(["image_id", "label"])

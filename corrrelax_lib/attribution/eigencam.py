@@ -16,18 +16,15 @@ The map is class-agnostic: every class gets the same map. Units: activation unit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from corrrelax_lib.attribution.roi_explainer import RoiExplainer
-from corrrelax_lib.models.target_layers import capture_layer, last_conv_layer, layer_name
+from corrrelax_lib.attribution.layer_explainer import LayerExplainer
+from corrrelax_lib.models.target_layers import capture_layer
 
 
-class EigenCAM(RoiExplainer):
+class EigenCAM(LayerExplainer):
     """Eigen-CAM maps: the first principal projection of the last feature map, the same for every class.
 
     Args:
@@ -45,16 +42,6 @@ class EigenCAM(RoiExplainer):
     """
 
     method = "Eigen-CAM"
-
-    def __init__(self, model: nn.Module, labels: Sequence[str], *, target_layer: nn.Module | None = None,
-                 **options: Any) -> None:
-        super().__init__(model, labels, **options)
-        self.target_layer = last_conv_layer(self.model) if target_layer is None else target_layer
-        self.target_layer_name = layer_name(self.model, self.target_layer)
-
-    def method_parameters(self) -> dict[str, Any]:
-        """The target layer's qualified name, e.g. ``"backbone.layer4"``."""
-        return {"target_layer": self.target_layer_name}
 
     def attribute(self, x: Tensor) -> Tensor:
         """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)``, the same ``O V_1`` map for each of the C classes."""

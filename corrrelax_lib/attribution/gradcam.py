@@ -14,18 +14,15 @@ ReLU summed over the ``h × w`` positions is the logit minus the bias).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from corrrelax_lib.attribution.roi_explainer import RoiExplainer
-from corrrelax_lib.models.target_layers import capture_layer, last_conv_layer, layer_name
+from corrrelax_lib.attribution.layer_explainer import LayerExplainer
+from corrrelax_lib.models.target_layers import capture_layer
 
 
-class GradCAM(RoiExplainer):
+class GradCAM(LayerExplainer):
     """Grad-CAM maps, one per class, computed with one backward pass per class over the whole batch.
 
     Args:
@@ -46,16 +43,6 @@ class GradCAM(RoiExplainer):
     """
 
     method = "Grad-CAM"
-
-    def __init__(self, model: nn.Module, labels: Sequence[str], *, target_layer: nn.Module | None = None,
-                 **options: Any) -> None:
-        super().__init__(model, labels, **options)
-        self.target_layer = last_conv_layer(self.model) if target_layer is None else target_layer
-        self.target_layer_name = layer_name(self.model, self.target_layer)
-
-    def method_parameters(self) -> dict[str, Any]:
-        """The target layer's qualified name, e.g. ``"backbone.layer4"``."""
-        return {"target_layer": self.target_layer_name}
 
     def channel_weights(self, activations: Tensor, gradients: Tensor, scores: Tensor) -> Tensor:
         """Eq. 1: ``α_k^c``, the spatial mean of the gradient, ``(N, K)``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import re
 
 import pytest
@@ -61,8 +62,8 @@ def test_table_4_has_ours_and_the_papers_columns(built_html):
     html = page(built_html, "07_pointing_game")
     table = re.search(r"<table[^>]*>.*?Table 4 \|.*?</table>", html, re.S)
     assert table, "Table 4 missing"
-    for text in ("paper (VinDr-Mammo)", "0.5205", "prediction &gt; 25%", "chance"):
-        assert text in table.group(0), text
+    for text in ("paper (VinDr-Mammo)", "0.5205", "prediction > 25%", "chance"):
+        assert text in html_module.unescape(table.group(0)), text  # pandas' Styler may or may not escape ">"
     assert "0.4978" in html  # the paper's rows, support-weighted
 
 

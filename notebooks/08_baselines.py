@@ -114,7 +114,8 @@ table = comparison_table(pairs, methods, FINDINGS)
 # %%
 shown_labels = [label for label in FINDINGS if (pairs["label"] == label).any()]
 display(table[[*shown_labels, "all pairs", *list(COMPARISON_CRITERIA)[1:], "chance", "support", "seconds / image"]]
-        .style.format("{:.3f}", na_rep="–").format({"support": "{:.0f}", "seconds / image": "{:.2f}"})
+        .style.format("{:.3f}", na_rep="–").format("{:.0f}", subset=["support"])
+        .format("{:.2f}", subset=["seconds / image"])
         .background_gradient(cmap="Greens", subset=["all pairs"], vmin=0, vmax=1)
         .set_caption(f"Pointing-game accuracy (Eq. 11) per label and over all {int(table['support'].iloc[0])} "
                      f"image-label pairs ({dataset_label(dataset)}): map maximum on a box grown by "

@@ -117,7 +117,8 @@ lem_pairs = pd.concat([method_pointing_pairs(images, method, FINDINGS, tolerance
 lem_table = comparison_table(lem_pairs, methods, FINDINGS)
 shown_labels = [label for label in FINDINGS if (lem_pairs["label"] == label).any()]
 display(lem_table[[*shown_labels, "all pairs", "chance", "support", "seconds / image"]]
-        .style.format("{:.3f}", na_rep="–").format({"support": "{:.0f}", "seconds / image": "{:.2f}"})
+        .style.format("{:.3f}", na_rep="–").format("{:.0f}", subset=["support"])
+        .format("{:.2f}", subset=["seconds / image"])
         .set_caption(f"Pointing-game accuracy (map maximum on a box) of LEM, trained with image-level labels only "
                      f"({lem_epochs} epochs, {lem_run.training_seconds:.0f} s on `{device}`), beside CorRELAX's maps "
                      f"of the same {len(images)} test images ({dataset_label(dataset)})."))

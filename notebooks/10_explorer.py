@@ -106,7 +106,8 @@ summary = pd.DataFrame({
     "its share of boxes": found.groupby("label").first()["share"],
 }).loc[lambda frame: frame["boxes"] > 0].fillna({"neurons overlapping any box": 0, "candidates": 0})
 display(summary.style.format({"its share of boxes": "{:.2f}"}, na_rep="–")
-        .format("{:.0f}", subset=["boxes", "neurons overlapping any box", "candidates"], na_rep="–")
+        .format("{:.0f}", subset=["boxes", "neurons overlapping any box", "candidates", "best neuron"],
+                na_rep="–")
         .set_caption(f"Neurons of the last conv layer ({n_neurons} channels) overlapping the annotated boxes with "
                      f"IoU ≥ 0.2, per finding ({dataset_label(dataset)}); candidates overlap at least "
                      f"{explorer_concept_share:.0%} of the finding's boxes."))

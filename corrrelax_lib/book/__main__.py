@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-import yaml
 
 from corrrelax_lib.book.build import build_book, run_notebooks
-from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.book.profiles import load_profile, parse_overrides
 from corrrelax_lib.paths import repository_root
-
-
-def parse_overrides(pairs: list[list[str]]) -> dict[str, Any]:
-    """``[["seed", "3"], ["device", "cuda"]]`` -> ``{"seed": 3, "device": "cuda"}`` (YAML-typed values)."""
-    return {name: yaml.safe_load(value) for name, value in pairs}
 
 
 def main(argv: list[str] | None = None) -> None:

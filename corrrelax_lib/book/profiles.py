@@ -87,6 +87,11 @@ def load_profile(name: str, overrides: dict[str, Any] | None = None, *, root: Pa
     )
 
 
+def parse_overrides(pairs: list[list[str]]) -> dict[str, Any]:
+    """``[["seed", "3"], ["device", "cuda"]]`` -> ``{"seed": 3, "device": "cuda"}``: values typed as YAML reads them."""
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
 def _display_path(path: Path, relative_to: Path | None) -> str:
     """``path`` relative to ``relative_to`` when it lies below it, else absolute."""
     if relative_to is not None and path.is_relative_to(relative_to.resolve()):

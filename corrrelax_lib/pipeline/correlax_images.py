@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from torch import nn
-from tqdm.auto import tqdm
 
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, chance_hit_rate, hit
+from corrrelax_lib.distributed.explain import explain_shard
+from corrrelax_lib.distributed.gather import read_artifacts
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, chance_hit_rate, hit, pointing_game_table
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 
 
@@ -35,19 +36,15 @@ def explain_images(
     explainer: CorRELAX, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], *,
     progress: bool = False,
 ) -> dict[str, CorrelaxMaps]:
-    """``{image_id: maps}``, computing only images whose ``<directory>/<image_id>.npz`` is missing.
+    """``{image_id: maps}``, computing only images without a complete ``<directory>/<image_id>.npz``.
 
-    Each file is written atomically once its image is done, so an interrupted run resumes where
-    it stopped and never reads a half-written file.
+    Each image's maps are a checksummed artifact (:mod:`corrrelax_lib.io.artifacts`) written once the
+    image is done, so an interrupted run resumes where it stopped, and a partial or corrupt file is
+    recomputed rather than read. ``corrrelax explain`` writes the same artifacts from several processes.
     """
-    directory = Path(directory)
-    maps = {}
-    for image in tqdm(images, desc="images", disable=not progress):
-        path = directory / f"{image.image_id}.npz"
-        if not path.is_file():
-            explainer.explain(image.image).save(path)
-        maps[image.image_id] = CorrelaxMaps.load(path)
-    return maps
+    parameters = explainer.parameters
+    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, progress=progress)
+    return read_artifacts([image.image_id for image in images], directory, parameters, CorrelaxMaps.load)
 
 
 def pointing_game_pairs(
@@ -78,6 +75,25 @@ def pointing_game_pairs(
             rows.append({"image_id": image.image_id, "label": label, **dict(zip(TABLE4_CRITERIA, hits, strict=True)),
                          "chance": chance})
     return pd.DataFrame(rows, columns=["image_id", "label", *TABLE4_CRITERIA, "chance"])
+
+
+def pointing_game_from_artifacts(
+    images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], parameters: Mapping[str, Any],
+    labels: Sequence[str], *, tolerance: float,
+) -> pd.DataFrame:
+    """Table 4 of the maps in ``directory`` (the gather step of ``corrrelax evaluate``): every image's
+    artifact verified and read, :func:`pointing_game_pairs`, then
+    :func:`~corrrelax_lib.metrics.pointing_game.pointing_game_table` over :data:`TABLE4_CRITERIA`.
+
+    Args:
+        parameters: the explainer's parameters (``CorRELAX.parameters``), as the artifacts record them.
+
+    Raises:
+        MissingArtifactsError: an image has no complete artifact (run the explain step first).
+    """
+    maps = read_artifacts([image.image_id for image in images], directory, parameters, CorrelaxMaps.load)
+    pairs = pointing_game_pairs(images, maps, labels, tolerance=tolerance)
+    return pointing_game_table(pairs, TABLE4_CRITERIA, labels)
 
 
 def profile_explainer(

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
+from corrrelax_lib.distributed.explain import explain_shard
+from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.metrics.pointing_game import chance_hit_rate, hit
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 
@@ -60,15 +61,12 @@ def explain_images_with(
     explainer: RoiExplainer, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], *,
     progress: bool = False,
 ) -> dict[str, ClassHeatmaps]:
-    """``{image_id: heatmaps}``, computing only the images whose ``<directory>/<image_id>.npz`` is missing."""
-    directory = Path(directory)
-    heatmaps = {}
-    for image in tqdm(images, desc=explainer.method, disable=not progress):
-        path = directory / f"{image.image_id}.npz"
-        if not path.is_file():
-            explainer.explain(image.image).save(path)
-        heatmaps[image.image_id] = ClassHeatmaps.load(path)
-    return heatmaps
+    """``{image_id: heatmaps}``, computing only images without a complete ``<directory>/<image_id>.npz``
+    (a checksummed artifact, see :func:`corrrelax_lib.pipeline.correlax_images.explain_images`)."""
+    parameters = explainer.parameters
+    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, progress=progress,
+                  desc=explainer.method)
+    return read_artifacts([image.image_id for image in images], directory, parameters, ClassHeatmaps.load)
 
 
 def heatmap_method_maps(name: str, heatmaps: Mapping[str, ClassHeatmaps], *, probability_maps: bool) -> MethodMaps:

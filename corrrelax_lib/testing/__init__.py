@@ -1,1 +1,1 @@
-"""Helpers for tests: small, hand-checkable inputs (DICOM files, images)."""
+"""Helpers for tests: small, hand-checkable inputs (DICOM files, images, models) and tiny torchrun jobs."""

@@ -5,6 +5,10 @@ Every epoch is reproducible on its own: crops and augmentations depend on
 from ``(seed, epoch)``. A checkpoint written atomically after each epoch therefore lets an
 interrupted run resume and end with the same weights as an uninterrupted one (on CPU;
 GPU kernels may differ in the last bits).
+
+Under ``torchrun`` (a :class:`~corrrelax_lib.distributed.context.DistributedContext` of several
+processes) the model trains with DDP: each rank takes its share of every batch
+(:class:`~corrrelax_lib.distributed.train.RankSampler`), and rank 0 writes the checkpoints.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from corrrelax_lib.data.crop_dataset import CropDataset, weighted_sampler
+from corrrelax_lib.distributed.context import DistributedContext
+from corrrelax_lib.distributed.train import RankSampler, data_parallel, sum_over_ranks
 from corrrelax_lib.metrics.classification import per_label_metrics, weighted_f1
 from corrrelax_lib.models.classifier import MultiLabelClassifier
 from corrrelax_lib.training.checkpoint import load_checkpoint, save_checkpoint
@@ -42,6 +48,7 @@ def fit(
     validation_set: CropDataset | None = None,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    context: DistributedContext | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` for ``config.epochs`` epochs, resuming from ``checkpoint_path`` if it exists.
 
@@ -53,14 +60,19 @@ def fit(
         validation_set: evaluation crops scored after every epoch for the training curves
             (monitoring only: the final model is the last epoch's, nothing is selected on it).
         progress: show a tqdm bar per epoch with the running loss.
-        on_epoch_end: called after each epoch's checkpoint is on disk.
+        on_epoch_end: called after each epoch's checkpoint is on disk (on every rank).
+        context: this process in a ``torchrun`` job; default a single process. With several
+            processes every rank calls ``fit`` with the same arguments (``config.batch_size`` is the
+            global batch, a multiple of the world size), trains with DDP on ``context.device``,
+            and rank 0 writes the checkpoint (on a filesystem all ranks see). Validation runs on every rank.
 
     Returns:
         One row per epoch: ``epoch`` (1-based), ``train_loss`` (mean focal loss),
         ``learning_rate`` (during the epoch), ``seconds``, and with a validation set
         ``validation_loss`` and ``validation_weighted_f1``.
     """
-    device = torch.device(config.device)
+    context = context or DistributedContext()
+    device = _training_device(config, context)
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -76,38 +88,57 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history = state["history"]
+    # DDP wraps the model once its weights are final for this start (broadcast from rank 0).
+    trained = data_parallel(model, context)
 
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         learning_rate = scheduler.get_last_lr()[0]
-        train_loss = _train_one_epoch(model, train_set, config, epoch, optimizer, scaler, progress)
+        train_loss = _train_one_epoch(trained, train_set, config, epoch, optimizer, scaler, progress, context, device)
         scheduler.step()
         record = {"epoch": epoch + 1, "train_loss": train_loss, "learning_rate": learning_rate}
         if validation_set is not None:
-            record |= _validate(model, validation_set, config)
+            record |= _validate(model, validation_set, config, device)
         history.append(record | {"seconds": time.perf_counter() - started})
-        save_checkpoint(checkpoint_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "history": history, "config": config.as_dict(),
-        })
+        if context.is_main:
+            save_checkpoint(checkpoint_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "history": history, "config": config.as_dict(),
+            })
+        context.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch, pd.DataFrame(history))
     return pd.DataFrame(history)
 
 
-def _train_one_epoch(
-    model: MultiLabelClassifier, train_set: CropDataset, config: TrainingConfig, epoch: int,
-    optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, progress: bool,
-) -> float:
-    """One pass over ``len(train_set)`` weighted draws; returns the mean loss."""
+def _training_device(config: TrainingConfig, context: DistributedContext) -> torch.device:
+    """``config.device``; in a job of several processes on CUDA, this rank's GPU (``cuda:<local_rank>``)."""
     device = torch.device(config.device)
+    if context.is_distributed and device.type == "cuda":
+        return torch.device("cuda", context.local_rank)
+    return device
+
+
+def _train_one_epoch(
+    model: torch.nn.Module, train_set: CropDataset, config: TrainingConfig, epoch: int,
+    optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, progress: bool,
+    context: DistributedContext, device: torch.device,
+) -> float:
+    """One pass over ``len(train_set)`` weighted draws (this rank's share of them); returns the mean loss."""
     train_set.set_epoch(epoch)
+    sampler = weighted_sampler(train_set, config.seed, epoch)
+    if context.is_distributed:
+        sampler = RankSampler(sampler, context.rank, context.world_size, batch_size=config.batch_size)
+        batch_size, drop_last = sampler.rank_batch_size, False  # RankSampler keeps full steps only
+    else:
+        batch_size, drop_last = config.batch_size, len(train_set) > config.batch_size
     loader = DataLoader(
-        train_set, batch_size=config.batch_size, sampler=weighted_sampler(train_set, config.seed, epoch),
-        num_workers=config.num_workers, pin_memory=device.type == "cuda", drop_last=len(train_set) > config.batch_size,
+        train_set, batch_size=batch_size, sampler=sampler, num_workers=config.num_workers,
+        pin_memory=device.type == "cuda", drop_last=drop_last,
     )
-    # Dropout draws from the global generator: seed it per epoch so a resumed epoch repeats exactly.
-    torch.manual_seed(np.random.SeedSequence([config.seed, epoch]).generate_state(1)[0].item())
+    # Dropout draws from the global generator: seed it per epoch (and rank) so a resumed epoch repeats exactly.
+    seed_words = [config.seed, epoch, context.rank] if context.is_distributed else [config.seed, epoch]
+    torch.manual_seed(np.random.SeedSequence(seed_words).generate_state(1)[0].item())
     model.train()
     total, count = 0.0, 0
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -125,12 +156,15 @@ def _train_one_epoch(
         scaler.update()
         total, count = total + loss.item() * len(images), count + len(images)
         bar.set_postfix(loss=f"{total / count:.4f}")
+    total, count = sum_over_ranks([total, count], context, device)
     return total / max(count, 1)
 
 
-def _validate(model: MultiLabelClassifier, validation_set: CropDataset, config: TrainingConfig) -> dict[str, float]:
+def _validate(
+    model: MultiLabelClassifier, validation_set: CropDataset, config: TrainingConfig, device: torch.device,
+) -> dict[str, float]:
     """Focal loss and support-weighted F1 of the evaluation crops."""
-    logits = predict_logits(model, validation_set, batch_size=config.batch_size, device=config.device)
+    logits = predict_logits(model, validation_set, batch_size=config.batch_size, device=device)
     targets = validation_set.targets
     loss = focal_loss(torch.from_numpy(logits), torch.from_numpy(targets).float(),
                       alpha=config.focal_alpha, gamma=config.focal_gamma)

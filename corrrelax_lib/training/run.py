@@ -26,6 +26,7 @@ import torch
 from corrrelax_lib.data.crop_dataset import CropDataset, training_augmentation
 from corrrelax_lib.data.crops import median_box_area
 from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
+from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.io.atomic import atomic_path, atomic_write_text
 from corrrelax_lib.metrics.classification import per_label_metrics
 from corrrelax_lib.models.classifier import MultiLabelClassifier
@@ -104,6 +105,7 @@ def train_classifier(
     *,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    context: DistributedContext | None = None,
 ) -> ClassifierRun:
     """Load the run of ``config`` if it finished, else train it (resuming an interrupted one).
 
@@ -112,20 +114,26 @@ def train_classifier(
         samples: :func:`corrrelax_lib.data.vindr.finding_samples` restricted to ``config.labels``.
         data_root: dataset root (VinDr-Mammo layout).
         artifacts_dir: the profile's artifact folder.
+        context: this process in a ``torchrun`` job (every rank calls this function; they train
+            with DDP, see :func:`~corrrelax_lib.training.loop.fit`, and rank 0 writes the files).
     """
+    context = context or DistributedContext()
     directory = run_directory(artifacts_dir, config)
     final = directory / "model.pt"
     if not final.is_file():
-        atomic_write_text(directory / "config.json", json.dumps(config.as_dict(), indent=1) + "\n")
+        if context.is_main:
+            atomic_write_text(directory / "config.json", json.dumps(config.as_dict(), indent=1) + "\n")
         train_set, test_set = crop_datasets(samples, data_root, artifacts_dir, config)
         model = build_model(config)
         history = fit(model, train_set, config, directory / "checkpoint.pt", validation_set=test_set,
-                      progress=progress, on_epoch_end=on_epoch_end)
-        with atomic_path(directory / "history.csv") as tmp:
-            history.to_csv(tmp, index=False)
-        save_checkpoint(final, {"model": model.cpu().state_dict(), "config": config.as_dict(),
-                                "history": history.to_dict("records")})
-        (directory / "checkpoint.pt").unlink(missing_ok=True)
+                      progress=progress and context.is_main, on_epoch_end=on_epoch_end, context=context)
+        if context.is_main:
+            with atomic_path(directory / "history.csv") as tmp:
+                history.to_csv(tmp, index=False)
+            save_checkpoint(final, {"model": model.cpu().state_dict(), "config": config.as_dict(),
+                                    "history": history.to_dict("records")})
+            (directory / "checkpoint.pt").unlink(missing_ok=True)
+        context.barrier()
     return load_run(directory)
 
 

@@ -6,6 +6,7 @@ import torch
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.data.image_store import StoredImage
+from corrrelax_lib.io.artifacts import CorruptArtifactWarning
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
 from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, pointing_game_pairs
@@ -40,6 +41,7 @@ class _Everywhere:
 
     def __init__(self, explainer):
         self.explainer, self.calls = explainer, 0
+        self.parameters = explainer.parameters
 
     def explain(self, image):
         self.calls += 1
@@ -50,10 +52,21 @@ def test_explain_images_caches_one_file_per_image_and_resumes(tmp_path):
     images = [_image("one", (8, 8)), _image("two", (24, 40))]
     wrapped = _Everywhere(_explainer())
     first = explain_images(wrapped, images[:1], tmp_path)
-    assert wrapped.calls == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["one.npz"]
+    assert wrapped.calls == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["one.json", "one.npz"]
     both = explain_images(wrapped, images, tmp_path)  # "one" is read, only "two" is computed
     assert wrapped.calls == 2 and sorted(both) == ["one", "two"]
     np.testing.assert_array_equal(both["one"].window_rho_dist, first["one"].window_rho_dist)
+
+
+def test_explain_images_recomputes_a_corrupt_file_instead_of_reading_it(tmp_path):
+    images = [_image("one", (8, 8))]
+    wrapped = _Everywhere(_explainer())
+    first = explain_images(wrapped, images, tmp_path)
+    (tmp_path / "one.npz").write_bytes(b"PK" + bytes(100))  # e.g. a copy cut short
+    with pytest.warns(CorruptArtifactWarning, match=r"one\.npz"):
+        again = explain_images(wrapped, images, tmp_path)
+    assert wrapped.calls == 2
+    np.testing.assert_array_equal(again["one"].window_rho_dist, first["one"].window_rho_dist)
 
 
 def test_maps_directory_depends_on_map_parameters_not_batch_size(tmp_path):

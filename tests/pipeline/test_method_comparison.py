@@ -56,7 +56,7 @@ def test_heatmaps_are_cached_per_image_and_resumed(tmp_path):
     explain_images_with(_explainer(), images[:1], tmp_path)
     both = explain_images_with(_explainer(), images, tmp_path)
     assert _Brightness.calls == 2 and sorted(both) == ["one", "two"]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["one.npz", "two.npz"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["one.json", "one.npz", "two.json", "two.npz"]
 
 
 def test_directory_key_follows_map_parameters_only(tmp_path):

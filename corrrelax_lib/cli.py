@@ -1,0 +1,116 @@
+"""Command line: ``corrrelax train | explain | evaluate --profile tiny [-p name value ...]``.
+
+Each command runs as one process or as every process of a ``torchrun`` job::
+
+    corrrelax train --profile tiny                       # chapter 04's classifier (DDP under torchrun)
+    torchrun --nproc_per_node 2 -m corrrelax_lib.cli explain --profile tiny   # maps, images shared out
+    corrrelax evaluate --profile tiny                    # Table 4 from the maps, as CSV
+
+They read and write the artifacts the notebooks use (same folders, same parameters), so maps
+computed here are only read by the book build, and the other way round. ``torchrun`` is
+``python -m torch.distributed.run``; with ``--nnodes`` > 1 the artifact folder must be on a
+filesystem every node sees (``CORRRELAX_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from corrrelax_lib.book.profiles import load_profile, parse_overrides
+from corrrelax_lib.data.sources import prepare_dataset
+from corrrelax_lib.distributed.context import DistributedContext
+from corrrelax_lib.distributed.explain import explain_shard
+from corrrelax_lib.io.atomic import atomic_write_text
+from corrrelax_lib.paths import repository_root
+from corrrelax_lib.pipeline.correlax_images import pointing_game_from_artifacts
+from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_classifier, profile_correlax, profile_inputs
+
+COMMANDS = ("train", "explain", "evaluate")
+
+
+def pointing_game_csv(parameters: Mapping[str, Any]) -> Path:
+    """Where ``evaluate`` writes Table 4 by default: ``<artifacts_dir>/tables/pointing_game.csv``."""
+    return Path(parameters["artifacts_dir"]) / "tables" / "pointing_game.csv"
+
+
+def train(parameters: Mapping[str, Any], context: DistributedContext) -> Path:
+    """Train (or find) the profile's classifier; every rank takes part. Returns its run folder."""
+    return profile_classifier(parameters, context).directory
+
+
+def explain(parameters: Mapping[str, Any], context: DistributedContext) -> Path:
+    """The profile's CorRELAX maps of every annotated test image, this rank's share of them; returns their folder.
+
+    The classifier is trained first if it is not yet (with DDP, by every rank). On return every
+    image has a complete artifact (all ranks passed the final barrier).
+    """
+    inputs = profile_inputs(parameters, context)
+    explainer, directory = profile_correlax(_rank_parameters(parameters, context), inputs)
+    explain_shard(lambda image: explainer.explain(image.image), inputs.images, directory, explainer.parameters,
+                  context, progress=parameters["progress"], desc="CorRELAX")
+    return directory
+
+
+def evaluate(parameters: Mapping[str, Any], output: Path | None = None) -> Path:
+    """Gather Table 4 (pointing game, paper §4.4) from the maps ``explain`` wrote; write it as CSV, atomically.
+
+    Raises:
+        FileNotFoundError: the classifier is not trained, or an image has no complete map
+            (:class:`~corrrelax_lib.distributed.gather.MissingArtifactsError`): run ``explain`` first.
+    """
+    inputs = profile_inputs(parameters, train=False)
+    explainer, directory = profile_correlax(parameters, inputs)
+    table = pointing_game_from_artifacts(inputs.images, directory, explainer.parameters, FINDINGS,
+                                         tolerance=parameters["pointing_tolerance"])
+    output = output or pointing_game_csv(parameters)
+    atomic_write_text(output, table.to_csv())
+    print(table.to_string())
+    return output
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``corrrelax`` (and ``python -m corrrelax_lib.cli``)."""
+    parser = argparse.ArgumentParser(prog="corrrelax", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=COMMANDS,
+                        help="train: the classifier; explain: CorRELAX maps of the test images; "
+                             "evaluate: Table 4 from the maps")
+    parser.add_argument("--profile", default="tiny", help="book/profiles/<profile>.yml (default: tiny)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override one profile parameter (repeatable), as papermill's -p")
+    parser.add_argument("--output", type=Path, help="evaluate: the CSV to write (default: "
+                                                    "<artifacts>/<profile>/tables/pointing_game.csv)")
+    args = parser.parse_args(argv)
+    profile = load_profile(args.profile, parse_overrides(args.parameter))
+    parameters = profile.notebook_parameters()
+    # nccl needs a GPU per rank: a CPU profile (tiny) synchronises its ranks with gloo even where CUDA exists.
+    backend = "nccl" if str(parameters["device"]).startswith("cuda") else "gloo"
+    with DistributedContext.from_env(backend=backend) as context:
+        # One rank generates (or checks) the data; the others wait rather than write the same files.
+        if context.is_main:
+            prepare_dataset(profile.dataset, profile.data_root, repository_root(), workers=2)
+        context.barrier()
+        if args.command == "train":
+            directory = train(parameters, context)
+            if context.is_main:
+                print(f"[corrrelax] classifier: {directory}")
+        elif args.command == "explain":
+            directory = explain(parameters, context)
+            if context.is_main:
+                print(f"[corrrelax] maps: {directory}")
+        elif context.is_main:  # evaluate: a gather, on one process
+            print(f"[corrrelax] table: {evaluate(parameters, args.output)}")
+
+
+def _rank_parameters(parameters: Mapping[str, Any], context: DistributedContext) -> dict[str, Any]:
+    """``parameters`` with ``device`` set to this rank's GPU when several processes share the CUDA devices."""
+    if context.is_distributed and str(parameters["device"]).startswith("cuda"):
+        return {**parameters, "device": f"cuda:{context.local_rank}"}
+    return dict(parameters)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Run on several processes: torchrun ranks, images sharded across them, DDP training."""

@@ -1,0 +1,91 @@
+"""``corrrelax explain | evaluate`` on one process, with a hand-made classifier in place of the profile's."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from corrrelax_lib import cli
+from corrrelax_lib.attribution.correlax import CorRELAX
+from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.distributed.gather import MissingArtifactsError
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
+from corrrelax_lib.paths import repository_root
+from corrrelax_lib.pipeline.profile_inputs import FINDINGS, ProfileInputs, profile_maps
+from corrrelax_lib.testing.explain_job import synthetic_images
+from corrrelax_lib.testing.models import QuadrantMeans
+
+#: Tiny CorRELAX settings on top of the tiny profile.
+OVERRIDES = ["-p", "window_size", "16", "-p", "stride", "8", "-p", "n_masks", "16", "-p", "mask_chunk", "16",
+             "-p", "min_foreground", "0.0", "-p", "pointing_tolerance", "8"]
+
+
+@pytest.fixture
+def inputs(monkeypatch, tmp_path) -> ProfileInputs:
+    """The job's four synthetic images (labels "a" / "b" renamed to the first two findings) and a
+    QuadrantMeans "classifier" stand in for the profile's; artifacts go to ``tmp_path``."""
+    weight = torch.zeros(4, len(LABELS))
+    weight[0, LABELS.index(FINDINGS[0])], weight[0, LABELS.index(FINDINGS[1])] = 4.0, -4.0
+    run = SimpleNamespace(model=QuadrantMeans(weight, torch.zeros(len(LABELS))), directory=Path("tiny-run"))
+    rename = {"a": FINDINGS[0], "b": FINDINGS[1]}
+    images = [replace(image, image=image.image.copy(),
+                      boxes_by_label={rename[label]: boxes for label, boxes in image.boxes_by_label.items()})
+              for image in synthetic_images()]
+    for image in images:
+        image.image[:2, :] = 120  # a frame, so that Otsu finds a breast in every window row
+    fake = ProfileInputs(run, images)
+    monkeypatch.setenv("CORRRELAX_ARTIFACTS", str(tmp_path))
+    monkeypatch.setattr(cli, "prepare_dataset", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli, "profile_inputs", lambda parameters, context=None, *, train=True: fake)
+    return fake
+
+
+def test_explain_then_evaluate_writes_the_maps_and_table_4(inputs, tmp_path, capsys):
+    cli.main(["explain", *OVERRIDES])
+    maps_dirs = list((tmp_path / "tiny" / "correlax").iterdir())
+    assert len(maps_dirs) == 1 and maps_dirs[0].name.startswith("tiny-run-")
+    assert sorted(p.name for p in maps_dirs[0].iterdir()) == sorted(
+        f"img{i}.{suffix}" for i in range(4) for suffix in ("json", "npz"))
+    cli.main(["evaluate", *OVERRIDES])
+    table = pd.read_csv(tmp_path / "tiny" / "tables" / "pointing_game.csv", index_col=0)
+    assert list(table.columns) == [*TABLE4_CRITERIA, "support"]
+    assert list(table.index) == [*FINDINGS, "Weighted mean"]
+    assert table.loc[FINDINGS[0], "support"] == 4 and table.loc[FINDINGS[1], "support"] == 2
+    assert table.loc[FINDINGS[0], "prediction > 50%"] == 1.0  # the model predicts the first finding from the patch
+    assert "Weighted mean" in capsys.readouterr().out
+
+
+def test_notebooks_read_the_maps_the_command_line_wrote(inputs, monkeypatch):
+    cli.main(["explain", *OVERRIDES])
+    parameters = cli.load_profile("tiny", cli.parse_overrides(list(zip(OVERRIDES[1::3], OVERRIDES[2::3],
+                                                                       strict=True)))).notebook_parameters()
+
+    def no_compute(self, image, foreground=None, **options):
+        raise AssertionError("profile_maps recomputed a map the command line had written")
+
+    monkeypatch.setattr(CorRELAX, "explain", no_compute)
+    _, maps = profile_maps(parameters, inputs)
+    assert sorted(maps) == [f"img{i}" for i in range(4)]
+
+
+def test_evaluate_before_explain_says_which_maps_are_missing(inputs, tmp_path):
+    with pytest.raises(MissingArtifactsError, match=r"correlax/tiny-run-\w+: 4 of 4 image\(s\)"):
+        cli.main(["evaluate", *OVERRIDES, "--output", str(tmp_path / "table.csv")])
+    assert not (tmp_path / "table.csv").exists()
+
+
+def test_unknown_command_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["fly"])
+    assert "invalid choice: 'fly'" in capsys.readouterr().err
+
+
+def test_the_corrrelax_script_is_registered():
+    scripts = tomllib.loads((repository_root() / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"corrrelax": "corrrelax_lib.cli:main"}

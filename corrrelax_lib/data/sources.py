@@ -7,12 +7,24 @@ from pathlib import Path
 import yaml
 
 from corrrelax_lib.data.phantom import PhantomConfig, csv_sha256, write_phantom_dataset
-from corrrelax_lib.data.vindr import BREAST_CSV, FINDINGS_CSV
+from corrrelax_lib.data.validation import DataValidationReport, validate_dataset
 from corrrelax_lib.paths import manifest_path
 
 
 class DatasetUnavailableError(RuntimeError):
     """The profile's dataset is not where it should be; the message says how to get it."""
+
+
+class DataValidationError(DatasetUnavailableError):
+    """A downloaded dataset that does not match its manifest; the message is the report's summary.
+
+    Attributes:
+        report: what is missing or misplaced, from :func:`validate_dataset`.
+    """
+
+    def __init__(self, report: DataValidationReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
 
 
 def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers: int = 1) -> Path:
@@ -25,8 +37,9 @@ def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers:
         workers: processes used to render phantoms.
 
     Raises:
-        DatasetUnavailableError: a non-generated dataset is missing its annotation CSVs, or
-            generated data on disk do not match their manifest's sha256.
+        DataValidationError: a non-generated dataset lacks annotation CSVs, columns or
+            images, or holds images away from ``images/<study_id>/<image_id>.dicom``.
+        DatasetUnavailableError: generated data on disk do not match their manifest's sha256.
     """
     manifest_file = manifest_path(dataset, repository)
     manifest = yaml.safe_load(manifest_file.read_text())
@@ -38,10 +51,7 @@ def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers:
                 "(stale data from another generator config, or a changed generator); delete the folder to regenerate."
             )
         return root
-    missing = [name for name in (FINDINGS_CSV, BREAST_CSV) if not (data_root / name).is_file()]
-    if missing:
-        raise DatasetUnavailableError(
-            f"{data_root}: missing {missing}. {manifest.get('name', dataset)} is not generated here; "
-            f"see {manifest_file} for how to obtain it, then set CORRRELAX_DATA to its root."
-        )
+    report = validate_dataset(data_root, manifest_file)
+    if not report.ok:
+        raise DataValidationError(report)
     return data_root

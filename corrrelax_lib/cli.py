@@ -2,8 +2,10 @@
 
 Each command runs as one process or as every process of a ``torchrun`` job::
 
+    corrrelax check-data --profile full                  # is $CORRRELAX_DATA a complete VinDr-Mammo copy?
     corrrelax train --profile tiny                       # chapter 04's classifier (DDP under torchrun)
     torchrun --nproc_per_node 2 -m corrrelax_lib.cli explain --profile tiny   # maps, images shared out
+    corrrelax explain --profile tiny --maps baselines external   # chapter 08's baselines, chapter 11's scans
     corrrelax evaluate --profile tiny                    # Table 4 from the maps, as CSV
 
 They read and write the artifacts the notebooks use (same folders, same parameters), so maps
@@ -15,20 +17,34 @@ filesystem every node sees (``CORRRELAX_ARTIFACTS``).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from corrrelax_lib.book.profiles import load_profile, parse_overrides
-from corrrelax_lib.data.sources import prepare_dataset
-from corrrelax_lib.distributed.context import DistributedContext
-from corrrelax_lib.distributed.explain import explain_shard
-from corrrelax_lib.io.atomic import atomic_write_text
-from corrrelax_lib.paths import repository_root
-from corrrelax_lib.pipeline.correlax_images import pointing_game_from_artifacts
-from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_classifier, profile_correlax, profile_inputs
+import yaml
 
-COMMANDS = ("train", "explain", "evaluate")
+from corrrelax_lib.book.profiles import Profile, load_profile, parse_overrides
+from corrrelax_lib.data.sources import prepare_dataset
+from corrrelax_lib.data.validation import validate_dataset
+from corrrelax_lib.distributed.context import DistributedContext
+from corrrelax_lib.io.atomic import atomic_write_text
+from corrrelax_lib.paths import manifest_path, repository_root
+from corrrelax_lib.pipeline.correlax_images import pointing_game_from_artifacts
+from corrrelax_lib.pipeline.profile_baselines import profile_baseline_maps
+from corrrelax_lib.pipeline.profile_inputs import (
+    FINDINGS,
+    profile_classifier,
+    profile_correlax,
+    profile_external_maps,
+    profile_inputs,
+    profile_maps,
+)
+
+COMMANDS = ("check-data", "train", "explain", "evaluate")
+
+#: The map sets ``explain --maps`` computes.
+MAPS = ("correlax", "baselines", "external")
 
 
 def pointing_game_csv(parameters: Mapping[str, Any]) -> Path:
@@ -36,22 +52,49 @@ def pointing_game_csv(parameters: Mapping[str, Any]) -> Path:
     return Path(parameters["artifacts_dir"]) / "tables" / "pointing_game.csv"
 
 
+def check_data(profile: Profile) -> bool:
+    """Generate a generated dataset, or validate a downloaded one against its manifest and print the report.
+
+    Returns:
+        Whether the data are usable (for VinDr-Mammo: no missing CSV, column or image, none misplaced).
+    """
+    manifest_file = manifest_path(profile.dataset, repository_root())
+    if "generator" in yaml.safe_load(manifest_file.read_text()):
+        root = prepare_dataset(profile.dataset, profile.data_root, repository_root(), workers=2)
+        print(f"[corrrelax] {profile.dataset}: generated at {root} and matches {manifest_file.name}")
+        return True
+    report = validate_dataset(profile.data_root, manifest_file)
+    print(report.summary())
+    return report.ok
+
+
 def train(parameters: Mapping[str, Any], context: DistributedContext) -> Path:
     """Train (or find) the profile's classifier; every rank takes part. Returns its run folder."""
     return profile_classifier(parameters, context).directory
 
 
-def explain(parameters: Mapping[str, Any], context: DistributedContext) -> Path:
-    """The profile's CorRELAX maps of every annotated test image, this rank's share of them; returns their folder.
+def explain(parameters: Mapping[str, Any], context: DistributedContext, maps: Sequence[str] = ("correlax",)) -> int:
+    """The profile's maps, each rank computing its share of the images; returns how many image maps exist.
+
+    Args:
+        parameters: the profile's notebook parameters.
+        context: this process in the job.
+        maps: which of :data:`MAPS`: ``correlax`` (chapter 05's maps of the annotated test images),
+            ``baselines`` (chapter 08's methods on the same images), ``external`` (chapter 11's scans).
 
     The classifier is trained first if it is not yet (with DDP, by every rank). On return every
-    image has a complete artifact (all ranks passed the final barrier).
+    image has a complete artifact (all ranks passed each method's final barrier).
     """
     inputs = profile_inputs(parameters, context)
-    explainer, directory = profile_correlax(_rank_parameters(parameters, context), inputs)
-    explain_shard(lambda image: explainer.explain(image.image), inputs.images, directory, explainer.parameters,
-                  context, progress=parameters["progress"], desc="CorRELAX")
-    return directory
+    parameters = _rank_parameters(parameters, context)
+    count = 0
+    if "correlax" in maps:
+        count += len(profile_maps(parameters, inputs, context)[1])
+    if "baselines" in maps:
+        count += len(inputs.images) * len(profile_baseline_maps(parameters, inputs, context))
+    if "external" in maps:
+        count += len(profile_external_maps(parameters, inputs, context)[2])
+    return count
 
 
 def evaluate(parameters: Mapping[str, Any], output: Path | None = None) -> Path:
@@ -76,15 +119,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="corrrelax", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=COMMANDS,
-                        help="train: the classifier; explain: CorRELAX maps of the test images; "
-                             "evaluate: Table 4 from the maps")
+                        help="check-data: validate the profile's data; train: the classifier; "
+                             "explain: maps of the test images; evaluate: Table 4 from the maps")
     parser.add_argument("--profile", default="tiny", help="book/profiles/<profile>.yml (default: tiny)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override one profile parameter (repeatable), as papermill's -p")
+    parser.add_argument("--maps", nargs="+", choices=MAPS, default=["correlax"],
+                        help="explain: which maps (default: correlax; baselines = chapter 08, external = chapter 11)")
     parser.add_argument("--output", type=Path, help="evaluate: the CSV to write (default: "
                                                     "<artifacts>/<profile>/tables/pointing_game.csv)")
     args = parser.parse_args(argv)
     profile = load_profile(args.profile, parse_overrides(args.parameter))
+    if args.command == "check-data":
+        sys.exit(0 if check_data(profile) else 1)
     parameters = profile.notebook_parameters()
     # nccl needs a GPU per rank: a CPU profile (tiny) synchronises its ranks with gloo even where CUDA exists.
     backend = "nccl" if str(parameters["device"]).startswith("cuda") else "gloo"
@@ -98,9 +145,10 @@ def main(argv: list[str] | None = None) -> None:
             if context.is_main:
                 print(f"[corrrelax] classifier: {directory}")
         elif args.command == "explain":
-            directory = explain(parameters, context)
+            count = explain(parameters, context, args.maps)
             if context.is_main:
-                print(f"[corrrelax] maps: {directory}")
+                print(f"[corrrelax] {count} image maps complete ({', '.join(args.maps)}) under "
+                      f"{parameters['artifacts_dir']}")
         elif context.is_main:  # evaluate: a gather, on one process
             print(f"[corrrelax] table: {evaluate(parameters, args.output)}")
 

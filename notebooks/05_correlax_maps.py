@@ -130,11 +130,6 @@ display(cost.style.format({"seconds": "{:.1f}", "masked passes / s": "{:.0f}"}).
 # scores.
 
 # %%
-def label_maps(image_maps, labels):
-    return {label: {kind: image_maps.pixel_map(kind, label) for kind in ("prediction", "correlation", "product")}
-            for label in labels}
-
-
 def shown_labels(image):
     return [label for label in LABELS if label in (NO_FINDING, "Mass", "Suspicious Calcification")
             or label in image.boxes_by_label]
@@ -150,14 +145,14 @@ with_calcifications = max(
 # %% mystnb={"figure": {"caption": "Figure 5 (upper panel) | The test image with the most mass boxes: image and boxes, distance-correlation map, and prediction, correlation and product maps per label, with each map's maximum.", "name": "fig-correlax-masses"}}
 for image in [with_masses]:
     plot_correlax_panel(image.image, image.boxes_by_label, maps[image.image_id].pixel_map("distance"),
-                        label_maps(maps[image.image_id], shown_labels(image)),
+                        maps[image.image_id].pixel_maps(shown_labels(image), ("prediction", "correlation", "product")),
                         title=f"{image.image_id[:8]} ({dataset_label(dataset)})")
     plt.show()
 
 # %% mystnb={"figure": {"caption": "Figure 5 (lower panel) | The test image with the largest calcification box, in the same layout.", "name": "fig-correlax-calcifications"}}
 for image in [with_calcifications]:
     plot_correlax_panel(image.image, image.boxes_by_label, maps[image.image_id].pixel_map("distance"),
-                        label_maps(maps[image.image_id], shown_labels(image)),
+                        maps[image.image_id].pixel_maps(shown_labels(image), ("prediction", "correlation", "product")),
                         title=f"{image.image_id[:8]} ({dataset_label(dataset)})")
     plt.show()
 
@@ -170,8 +165,7 @@ for image in [with_calcifications]:
 # %% mystnb={"figure": {"caption": "Figure 8 | Prediction maps (above) and correlation maps (below) of every label present in the test image with the most labels; boxes are the annotations, dots the maxima.", "name": "fig-label-maps"}}
 most_labels = max(images, key=lambda image: len(image.boxes_by_label))
 plot_label_maps(most_labels.image, most_labels.boxes_by_label,
-                {label: {kind: maps[most_labels.image_id].pixel_map(kind, label) for kind in ("prediction", "correlation")}
-                 for label in most_labels.boxes_by_label},
+                maps[most_labels.image_id].pixel_maps(list(most_labels.boxes_by_label), ("prediction", "correlation")),
                 title=f"{most_labels.image_id[:8]} ({dataset_label(dataset)})")
 plt.show()
 

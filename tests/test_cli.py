@@ -14,6 +14,7 @@ import torch
 from corrrelax_lib import cli
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
 from corrrelax_lib.distributed.gather import MissingArtifactsError
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
 from corrrelax_lib.paths import repository_root
@@ -89,3 +90,27 @@ def test_unknown_command_is_refused(capsys):
 def test_the_corrrelax_script_is_registered():
     scripts = tomllib.loads((repository_root() / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"corrrelax": "corrrelax_lib.cli:main"}
+
+
+def test_explain_baselines_writes_one_artifact_per_image_and_method(inputs, tmp_path):
+    cli.main(["explain", *OVERRIDES, "--maps", "baselines", "-p", "baseline_modes", "[whole]",
+              "-p", "baseline_methods_whole", "[RISE, Gradient saliency]", "-p", "baseline_image_size", "32",
+              "-p", "baseline_masks_whole", "16"])
+    method_dirs = sorted((tmp_path / "tiny" / "baselines").iterdir())
+    assert len(method_dirs) == 2
+    for directory in method_dirs:
+        assert sorted(p.name for p in directory.glob("*.npz")) == [f"img{i}.npz" for i in range(4)]
+    assert not (tmp_path / "tiny" / "correlax").exists()  # only the map sets asked for
+
+
+def test_check_data_reports_a_broken_vindr_root_and_exits_1(tmp_path, monkeypatch, capsys):
+    root = write_phantom_dataset(tmp_path / "vindr", PhantomConfig(seed=3, n_patients=1, image_height_range=(128, 132)))
+    monkeypatch.setenv("CORRRELAX_DATA", str(root))
+    with pytest.raises(SystemExit) as exit_ok:
+        cli.main(["check-data", "--profile", "full"])
+    assert exit_ok.value.code == 0 and f"VinDr-Mammo at {root}: OK" in capsys.readouterr().out
+    next((root / "images").rglob("*.dicom")).unlink()
+    with pytest.raises(SystemExit) as exit_broken:
+        cli.main(["check-data", "--profile", "full"])
+    assert exit_broken.value.code == 1
+    assert "NOT OK" in capsys.readouterr().out

@@ -71,6 +71,10 @@ class CorrelaxMaps:
         """:meth:`window_map` upsampled to ROI pixels: ``(height, width)``, indexed ``[y, x]``."""
         return window_map_to_pixels(self.window_map(kind, label, n_masks=n_masks), self.grid)
 
+    def pixel_maps(self, labels: Sequence[str], kinds: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+        """``{label: {kind: (height, width) map}}`` of :meth:`pixel_map`, the input of the Figure 5/6 panels."""
+        return {label: {kind: self.pixel_map(kind, label) for kind in kinds} for label in labels}
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write all arrays and the metadata to one ``.npz``, atomically."""
         checkpoints = sorted(self.rho_dist_at)

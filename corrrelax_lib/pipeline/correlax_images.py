@@ -16,6 +16,7 @@ from torch import nn
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import explain_shard
 from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, chance_hit_rate, hit, pointing_game_table
@@ -33,17 +34,19 @@ def maps_directory(artifacts_dir: str | os.PathLike[str], classifier_name: str, 
 
 
 def explain_images(
-    explainer: CorRELAX, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], *,
-    progress: bool = False,
+    explainer: CorRELAX, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str],
+    context: DistributedContext | None = None, *, progress: bool = False,
 ) -> dict[str, CorrelaxMaps]:
     """``{image_id: maps}``, computing only images without a complete ``<directory>/<image_id>.npz``.
 
     Each image's maps are a checksummed artifact (:mod:`corrrelax_lib.io.artifacts`) written once the
     image is done, so an interrupted run resumes where it stopped, and a partial or corrupt file is
-    recomputed rather than read. ``corrrelax explain`` writes the same artifacts from several processes.
+    recomputed rather than read. Under ``torchrun`` (``context``) each rank computes its share of the images
+    and every rank returns all of them (``corrrelax explain``).
     """
     parameters = explainer.parameters
-    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, progress=progress)
+    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, context,
+                  progress=progress)
     return read_artifacts([image.image_id for image in images], directory, parameters, CorrelaxMaps.load)
 
 

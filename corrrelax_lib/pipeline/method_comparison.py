@@ -21,6 +21,7 @@ import pandas as pd
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
+from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import explain_shard
 from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.metrics.pointing_game import chance_hit_rate, hit
@@ -58,14 +59,15 @@ def heatmaps_directory(artifacts_dir: str | os.PathLike[str], classifier_name: s
 
 
 def explain_images_with(
-    explainer: RoiExplainer, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], *,
-    progress: bool = False,
+    explainer: RoiExplainer, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str],
+    context: DistributedContext | None = None, *, progress: bool = False,
 ) -> dict[str, ClassHeatmaps]:
     """``{image_id: heatmaps}``, computing only images without a complete ``<directory>/<image_id>.npz``
-    (a checksummed artifact, see :func:`corrrelax_lib.pipeline.correlax_images.explain_images`)."""
+    (a checksummed artifact; shared across ``torchrun`` ranks as
+    :func:`corrrelax_lib.pipeline.correlax_images.explain_images`)."""
     parameters = explainer.parameters
-    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, progress=progress,
-                  desc=explainer.method)
+    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, context,
+                  progress=progress, desc=explainer.method)
     return read_artifacts([image.image_id for image in images], directory, parameters, ClassHeatmaps.load)
 
 

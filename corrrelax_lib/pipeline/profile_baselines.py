@@ -9,6 +9,7 @@ from corrrelax_lib.attribution import BASELINES
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.pipeline.method_comparison import (
     MethodMaps,
     correlax_method_maps,
@@ -48,17 +49,26 @@ def profile_method_maps(
     parameters: Mapping[str, Any], inputs: ProfileInputs, correlax_maps: Mapping[str, CorrelaxMaps],
     correlax_kinds: Sequence[str] = ("prediction", "correlation", "product"),
 ) -> list[MethodMaps]:
-    """CorRELAX's maps, then every ``baseline_methods_<mode>`` method for each of ``baseline_modes``.
+    """CorRELAX's maps, then :func:`profile_baseline_maps` (chapter 08's rows)."""
+    return [*correlax_method_maps(correlax_maps, correlax_kinds), *profile_baseline_maps(parameters, inputs)]
+
+
+def profile_baseline_maps(
+    parameters: Mapping[str, Any], inputs: ProfileInputs, context: DistributedContext | None = None,
+) -> list[MethodMaps]:
+    """Every ``baseline_methods_<mode>`` method for each of ``baseline_modes``, in that order.
 
     Each baseline's maps are computed once per image and cached beside the classifier's run
-    (:func:`~corrrelax_lib.pipeline.method_comparison.heatmaps_directory`).
+    (:func:`~corrrelax_lib.pipeline.method_comparison.heatmaps_directory`); under ``torchrun``
+    (``context``, ``corrrelax explain --maps baselines``) each rank computes its share of the images.
     """
-    methods = correlax_method_maps(correlax_maps, correlax_kinds)
+    methods = []
     for mode in parameters["baseline_modes"]:
         for name in parameters[f"baseline_methods_{mode}"]:
             explainer = profile_baseline(name, mode, inputs.run.model, parameters)
             directory = heatmaps_directory(parameters["artifacts_dir"], inputs.run.directory.name, explainer)
-            heatmaps = explain_images_with(explainer, inputs.images, directory, progress=parameters["progress"])
+            heatmaps = explain_images_with(explainer, inputs.images, directory, context,
+                                           progress=parameters["progress"])
             methods.append(heatmap_method_maps(f"{name} ({MODE_NAMES[mode]})", heatmaps,
                                                probability_maps=explainer.probability_maps))
     return methods

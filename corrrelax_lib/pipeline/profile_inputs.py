@@ -12,12 +12,14 @@ import pandas as pd
 
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
 from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
 from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, profile_explainer
+from corrrelax_lib.pipeline.external_images import explain_external_images, external_maps_directory
 from corrrelax_lib.training.config import profile_training_config
 from corrrelax_lib.training.run import ClassifierRun, run_directory, train_classifier
 
@@ -84,10 +86,36 @@ def profile_correlax(parameters: Mapping[str, Any], inputs: ProfileInputs) -> tu
     return explainer, maps_directory(parameters["artifacts_dir"], inputs.run.directory.name, explainer)
 
 
-def profile_maps(parameters: Mapping[str, Any], inputs: ProfileInputs) -> tuple[CorRELAX, dict[str, CorrelaxMaps]]:
-    """The profile's CorRELAX maps of every annotated test image, computed once and cached per image."""
+def profile_maps(
+    parameters: Mapping[str, Any], inputs: ProfileInputs, context: DistributedContext | None = None,
+) -> tuple[CorRELAX, dict[str, CorrelaxMaps]]:
+    """The profile's CorRELAX maps of every annotated test image, computed once and cached per image.
+
+    Chapter 05 and ``corrrelax explain`` both call this; under ``torchrun`` (``context``) each rank
+    computes its share of the images.
+    """
     explainer, directory = profile_correlax(parameters, inputs)
-    return explainer, explain_images(explainer, inputs.images, directory, progress=parameters["progress"])
+    return explainer, explain_images(explainer, inputs.images, directory, context, progress=parameters["progress"])
+
+
+def profile_external_maps(
+    parameters: Mapping[str, Any], inputs: ProfileInputs, context: DistributedContext | None = None,
+) -> tuple[pd.DataFrame, list[AnnotatedImage], dict[str, CorrelaxMaps]]:
+    """Figure 6: the eight CBIS-DDSM scans (:mod:`corrrelax_lib.data.cbis_ddsm`) explained as the test images are.
+
+    Reads ``external_image_height`` (rows each scan is resampled to), the CLAHE settings and those of
+    :func:`profile_correlax`. Returns the scans' manifest rows, the preprocessed scans and their maps,
+    computed once per scan and cached under ``<artifacts_dir>/external/`` (shared across ``context``'s ranks).
+    """
+    explainer, _ = profile_correlax(parameters, inputs)
+    preprocessing = {"image_height": parameters["external_image_height"],
+                     "clip_limits": list(parameters["clahe_clip_limits"]), "tile_grid": parameters["clahe_tile_grid"]}
+    directory = external_maps_directory(parameters["artifacts_dir"], inputs.run.directory.name, explainer,
+                                        preprocessing)
+    files = cbis_ddsm_files()
+    images, maps = explain_external_images(explainer, files, directory, context, **preprocessing,
+                                           progress=parameters["progress"])
+    return files, images, maps
 
 
 def _samples(data_root: str | os.PathLike[str]) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from corrrelax_lib.io.mammogram import read_mammogram
@@ -38,14 +39,20 @@ def preprocess_mammogram(
     *,
     clip_limits: Sequence[float] = (1.0, 2.0),
     tile_grid: int = 8,
+    image_height: int | None = None,
 ) -> PreprocessedMammogram:
     """Read ``path``, fuse it with its CLAHE versions, crop to the breast ROI, move boxes along.
+
+    With ``image_height`` the whole mammogram is first resampled (area interpolation, aspect kept) to that
+    many rows, e.g. to bring a scan from another site to the pixel scale the classifier was trained at;
+    ``roi`` and the returned boxes are then in resampled pixels, and ``boxes_xyxy`` must be given in them too.
 
     Args:
         path: DICOM or image file.
         boxes_xyxy: ``(N, 4)`` boxes in original-image pixels, or ``None``.
         clip_limits: CLAHE clip limits (paper: 1.0 and 2.0).
         tile_grid: CLAHE tiles per side (paper: 8).
+        image_height: rows to resample the mammogram to before preprocessing; ``None`` keeps its size.
 
     Raises:
         MammogramReadError: unreadable file.
@@ -53,6 +60,9 @@ def preprocess_mammogram(
     """
     path = Path(path)
     image = read_mammogram(path)
+    if image_height is not None:
+        width = max(1, round(image.shape[1] * image_height / image.shape[0]))
+        image = cv2.resize(image, (width, image_height), interpolation=cv2.INTER_AREA)
     try:
         roi = breast_roi(image)
     except EmptyBreastError as error:

@@ -1,4 +1,4 @@
-"""Figures 5, 7 and 8: CorRELAX maps over a mammogram, and the sensitivity to the number of masks (§4.1–4.4)."""
+"""Figures 5–8: CorRELAX maps over a mammogram, and the sensitivity to the number of masks (§4.1–4.4)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,45 @@ def plot_correlax_panel(
         ax.set_title(f"{label}: {kind}", fontsize=8)
     for ax in axes[len(panels) + 2:]:
         ax.remove()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_views_side_by_side(
+    views: Sequence[tuple[str, np.ndarray, np.ndarray, Mapping[str, Mapping[str, np.ndarray]]]],
+    *,
+    title: str,
+    kinds: Sequence[str] = ("prediction", "correlation"),
+) -> Figure:
+    """Figure 6: views of one breast (e.g. CC and MLO) side by side, one row per view, no annotations.
+
+    Each row shows the image, its distance-correlation map (Eq. 3), then for each label one panel per kind
+    (scales as :func:`plot_correlax_panel`, a dot at each map's maximum).
+
+    Args:
+        views: ``(name, image, distance_map, label_maps)`` per row: ``image`` ``(H, W, 3)`` ROI, uint8 or
+            float in [0, 1]; ``distance_map`` ``(H, W)``; ``label_maps`` label → kind → ``(H, W)`` map
+            (every row with the same labels).
+        title: figure title.
+        kinds: the map kinds per label.
+    """
+    labels = list(views[0][3])
+    colours = _label_colours(labels)
+    n_cols = 2 + len(labels) * len(kinds)
+    width, height = _figsize(views[0][1], len(views), n_cols)
+    fig, axes = plt.subplots(len(views), n_cols, figsize=(0.6 * width, 0.6 * height), squeeze=False)
+    for row, (name, image, distance_map, label_maps) in zip(axes, views, strict=True):
+        grey = _greyscale(image)
+        row[0].imshow(np.clip(_as_float(image), 0, 1))
+        row[0].set_title(name, fontsize=8)
+        row[0].axis("off")
+        _draw_map(row[1], grey, distance_map, "correlation")
+        row[1].set_title("distance correlation", fontsize=8)
+        panels = [(label, kind) for label in labels for kind in kinds]
+        for ax, (label, kind) in zip(row[2:], panels, strict=True):
+            _draw_label_map(ax, grey, label_maps[label][kind], kind, None, colours[label])
+            ax.set_title(f"{label}: {kind}", fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

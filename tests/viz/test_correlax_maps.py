@@ -17,6 +17,7 @@ from corrrelax_lib.viz.correlax_maps import (
     plot_label_maps,
     plot_mask_sensitivity,
     plot_masks_used,
+    plot_views_side_by_side,
 )
 
 H, W = 40, 30
@@ -168,3 +169,20 @@ def test_masks_used_marks_mean_and_cap() -> None:
     ax = plot_masks_used(masks_used, n_max=512, title="adaptive").axes[0]
     assert sorted(line.get_xdata()[0] for line in ax.get_lines()) == [masks_used.mean(), 512]
     assert sum(patch.get_height() for patch in ax.patches) == len(masks_used)
+
+
+def test_views_side_by_side_one_row_per_view_without_boxes(example: Example) -> None:
+    image, _, distance, maps = example
+    tall = np.ascontiguousarray(np.swapaxes(image, 0, 1))  # another view of another shape
+    tall_maps = {label: {kind: m.T for kind, m in kinds.items()} for label, kinds in maps.items()}
+    views = [("L-CC", image, distance, maps), ("L-MLO", tall, distance.T, tall_maps)]
+    fig = plot_views_side_by_side(views, title="P_00820 left", kinds=("prediction", "correlation"))
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert len(titled) == 2 * (2 + len(LABELS) * 2)
+    assert fig.axes[0].get_subplotspec().get_topmost_subplotspec().get_gridspec().get_geometry() == (2, 8)
+    assert [ax.get_title() for ax in titled[:2]] == ["L-CC", "distance correlation"]
+    assert titled[8].get_title() == "L-MLO"
+    mass_mlo = next(ax for ax in titled[8:] if ax.get_title() == "Mass: correlation")
+    assert _dots(mass_mlo) == [_argmax_xy(tall_maps["Mass"]["correlation"])]
+    assert not any(isinstance(patch, Rectangle) for ax in titled for patch in ax.patches)
+    assert fig.get_suptitle() == "P_00820 left"

@@ -26,15 +26,20 @@ import torch
 
 from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.paths import repository_root
-from corrrelax_lib.pipeline.throughput import estimate_full_cost, write_cost_estimate
+from corrrelax_lib.pipeline.throughput import (
+    estimate_full_cost,
+    format_value,
+    measurement_batch_sizes,
+    write_cost_estimate,
+)
 
 
 def main() -> None:
     args = _arguments()
-    on_cpu = args.device == "cpu"
     # Batches that fit a short CPU run; on a GPU the profile's own (512 masked windows, 48 crops).
-    masked_batch_size = args.masked_batch_size or (32 if on_cpu else None)
-    training_batch_size = args.training_batch_size or (16 if on_cpu else None)
+    defaults = measurement_batch_sizes(args.device)
+    masked_batch_size = args.masked_batch_size or defaults.get("masked_batch_size")
+    training_batch_size = args.training_batch_size or defaults.get("training_batch_size")
     parameters = load_profile(args.profile, {"device": args.device, "pretrained_weights": None}).parameters
     started = time.perf_counter()
     estimate = estimate_full_cost(parameters, device=args.device, n_batches=args.batches, n_steps=args.steps,
@@ -44,19 +49,10 @@ def main() -> None:
     output = args.output or results / f"{args.profile}_profile_cost-{args.device}.json"
     write_cost_estimate(estimate, output)
     with pd.option_context("display.max_colwidth", 60, "display.width", 120):
-        print(estimate.to_frame().to_string(index=False, formatters={"value": _format}))
+        print(estimate.to_frame().to_string(index=False, formatters={"value": format_value}))
     print(f"per image {estimate.seconds_per_image / 3600:.2f} h | per epoch {estimate.seconds_per_epoch / 3600:.2f} h "
           f"| {estimate.epochs} epochs {estimate.training_seconds_total / 86400:.2f} days")
     print(f"measured in {seconds:.1f} s; written to {output}")
-
-
-def _format(value: object) -> str:
-    """Floats with 4 significant digits, integers with thousands separators, text as is."""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def _arguments() -> argparse.Namespace:

@@ -315,6 +315,62 @@ def estimate_full_cost(
     )
 
 
+def format_value(value: object) -> str:
+    """A value of :meth:`CostEstimate.to_frame` for reading: floats to 4 significant digits (whole numbers
+    from 10 000 on), integers with thousands separators, text as is."""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def measurement_batch_sizes(device: str) -> dict[str, int]:
+    """Batch sizes for :func:`estimate_full_cost` on ``device``: on a CPU 32 masked windows and 16 crops
+    (the full profile then takes about a minute), elsewhere ``{}`` (the profile's own, 512 and 48)."""
+    return {"masked_batch_size": 32, "training_batch_size": 16} if resolve_device(device).type == "cpu" else {}
+
+
+def cached_cost_estimate(
+    parameters: Mapping[str, Any], path: str | os.PathLike[str], *, device: str, **options: Any,
+) -> CostEstimate:
+    """:func:`estimate_full_cost` measured once and kept in ``path`` (a timing differs on every run; the
+    book shows the one it measured first, so two builds give the same page). Delete ``path`` to measure again.
+
+    Args:
+        parameters, device, options: as :func:`estimate_full_cost`.
+        path: the JSON file (:func:`write_cost_estimate`).
+    """
+    if Path(path).is_file():
+        return read_cost_estimate(path)
+    estimate = estimate_full_cost(parameters, device=device, **options)
+    write_cost_estimate(estimate, path)
+    return estimate
+
+
+def recorded_cost_estimates(directory: str | os.PathLike[str]) -> dict[str, CostEstimate]:
+    """``{file stem: estimate}`` of every JSON in ``directory`` (``benchmarks/results``: runs of
+    ``benchmarks/full_profile_cost.py`` on other machines, e.g. a GPU), sorted by name."""
+    return {path.stem: read_cost_estimate(path) for path in sorted(Path(directory).glob("*.json"))}
+
+
+def machine_summary(device: str) -> pd.DataFrame:
+    """What runs this process: CPU cores and threads, accelerator and its memory, library versions.
+
+    Returns:
+        One row per item, columns ``item, value``.
+    """
+    torch_device = resolve_device(device)
+    rows = [("CPU cores (os.cpu_count)", str(os.cpu_count())), ("torch threads", str(torch.get_num_threads())),
+            ("torch", torch.__version__), ("device used", device_name(torch_device)),
+            ("CUDA available", str(torch.cuda.is_available()))]
+    if torch.cuda.is_available():
+        properties = torch.cuda.get_device_properties(0)
+        rows += [("GPU", properties.name), ("GPU memory", f"{properties.total_memory / 2**30:.0f} GiB"),
+                 ("GPUs", str(torch.cuda.device_count()))]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's name on CUDA, else ``"CPU (<threads> threads)"``."""
     if device.type == "cuda":

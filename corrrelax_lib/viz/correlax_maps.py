@@ -97,7 +97,7 @@ def plot_views_side_by_side(
         panels = [(label, kind) for label in labels for kind in kinds]
         for ax, (label, kind) in zip(row[2:], panels, strict=True):
             _draw_label_map(ax, grey, label_maps[label][kind], kind, None, colours[label])
-            ax.set_title(f"{label}: {kind}", fontsize=7)
+            ax.set_title(f"{label}:\n{kind}", fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

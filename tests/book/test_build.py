@@ -84,7 +84,8 @@ def test_tiny_classifier_learns_the_phantom_lesions_above_chance(built_html):
 
 def test_pages_say_the_data_are_synthetic(built_html):
     for name in ("01_preprocessing", "02_dataset", "03_model_selection", "04_classifier", "05_correlax_maps",
-                 "06_mask_sensitivity", "07_pointing_game", "08_baselines", "09_related_methods", "10_explorer"):
+                 "06_mask_sensitivity", "07_pointing_game", "08_baselines", "09_related_methods", "10_explorer",
+                 "11_external_images", "12_full_reproduction"):
         assert "SYNTHETIC phantom mammograms" in page(built_html, name)
 
 
@@ -118,3 +119,26 @@ def test_explorer_page_holds_a_saved_widget_view(built_html):
 def test_status_page_lists_computed_numbers(built_html):
     html = (built_html / "reproduction_status.html").read_text()
     assert "Table 1" in html and "989" in html
+
+
+def test_external_chapter_shows_every_breast_of_the_real_scans(built_html):
+    html = page(built_html, "11_external_images")
+    assert "The scans in this chapter are real" in html
+    for breast in ("P_00820, left breast (malignant mass)", "P_00173, left breast", "P_00173, right breast",
+                   "P_00820, right breast"):
+        assert breast in html, breast
+    figures = re.findall(r'<img[^>]+src="[^"]+\.png"', html)
+    assert len(figures) >= 4, len(figures)
+    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["11_external_images"]}
+    mass = entries["Mass: max window prediction, averaged over scans"]
+    assert 0.0 <= mass.ours <= 1.0 and mass.note.startswith("on phantom-tiny test images")
+
+
+def test_full_reproduction_page_gives_measured_costs_and_commands(built_html):
+    html = page(built_html, "12_full_reproduction")
+    for text in ("masked passes per second", "seconds per image", "seconds per epoch", "torchrun --nproc_per_node 8",
+                 "--nnodes", "corrrelax check-data --profile full", "Still unmeasured"):
+        assert text in html, text
+    recorded = load_results(load_profile("tiny").results_dir)["12_full_reproduction"]
+    entries = {entry.quantity: entry for entry in recorded}
+    assert entries["full settings on this machine: masked passes per second"].ours > 0

@@ -2,14 +2,20 @@ import dataclasses
 import math
 
 import pytest
+import torch
 
 from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.pipeline import throughput
 from corrrelax_lib.pipeline.throughput import (
     CostEstimate,
+    cached_cost_estimate,
     estimate_full_cost,
+    format_value,
+    machine_summary,
     masked_pass_throughput,
     paper_roi_windows,
     read_cost_estimate,
+    recorded_cost_estimates,
     training_step_seconds,
     write_cost_estimate,
 )
@@ -110,3 +116,25 @@ def test_estimate_defaults_to_the_paper_mean_roi(parameters):
     # Window 32, stride 8: ceil((2497 - 32) / 8) + 1 = 310 rows, ceil((885 - 32) / 8) + 1 = 108 columns.
     assert estimate.windows_per_image == 310 * 108
     assert estimate.timed_training_crops == 2 and estimate.training_batch_size_measured == 2
+
+
+def test_cached_estimate_is_measured_once_then_read(parameters, tmp_path, monkeypatch):
+    path = tmp_path / "cost.json"
+    first = cached_cost_estimate(parameters, path, device="cpu", n_batches=1, n_steps=1)
+
+    def no_measure(*args, **kwargs):
+        raise AssertionError("a cached estimate was measured again")
+
+    monkeypatch.setattr(throughput, "estimate_full_cost", no_measure)
+    assert cached_cost_estimate(parameters, path, device="cpu") == first
+    assert recorded_cost_estimates(tmp_path) == {"cost": first}
+
+
+def test_machine_summary_names_the_device_and_versions():
+    summary = machine_summary("cpu").set_index("item")["value"]
+    assert summary["device used"].startswith("CPU (") and summary["torch"] == torch.__version__
+
+
+def test_format_value_reads_like_the_book_table():
+    assert [format_value(value) for value in (10.6392, 173312.7, 1843200, "CPU (2 threads)")] == [
+        "10.64", "173,313", "1,843,200", "CPU (2 threads)"]

@@ -182,7 +182,7 @@ def test_views_side_by_side_one_row_per_view_without_boxes(example: Example) -> 
     assert fig.axes[0].get_subplotspec().get_topmost_subplotspec().get_gridspec().get_geometry() == (2, 8)
     assert [ax.get_title() for ax in titled[:2]] == ["L-CC", "distance correlation"]
     assert titled[8].get_title() == "L-MLO"
-    mass_mlo = next(ax for ax in titled[8:] if ax.get_title() == "Mass: correlation")
+    mass_mlo = next(ax for ax in titled[8:] if ax.get_title() == "Mass:\ncorrelation")
     assert _dots(mass_mlo) == [_argmax_xy(tall_maps["Mass"]["correlation"])]
     assert not any(isinstance(patch, Rectangle) for ax in titled for patch in ax.patches)
     assert fig.get_suptitle() == "P_00820 left"

@@ -1,0 +1,255 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Running the full reproduction
+#
+# The `tiny` profile that builds this book runs on a CPU in minutes. The paper's own settings
+# (`book/profiles/full.yml`: VinDr-Mammo, EfficientNetV2-S, 50 epochs at batch 48, windows of
+# 256 px every 48 px with 2560 masks each) cost about 650 windows × 2560 masked passes per mammogram.
+# This page says what that costs, measured on the machine that executed it, how to run it on one
+# GPU, eight GPUs or several nodes with `torchrun`, and how an interrupted run resumes. Every
+# number below is measured or worked out from a measurement when the page is executed; the ones
+# no machine has measured yet are listed at the end.
+
+# %% tags=["parameters", "hide-cell"]
+profile = "tiny"
+dataset = "phantom-tiny"
+data_root = "artifacts/tiny/data/phantom-tiny"
+artifacts_dir = "artifacts/tiny"
+results_dir = "artifacts/tiny/results"
+seed = 0
+device = "cpu"
+clahe_clip_limits = [1.0, 2.0]
+clahe_tile_grid = 8
+crop_size = 64
+crop_scale = [0.05, 5.0]
+crop_aspect = [0.33, 1.66]
+backbone = "small_cnn"
+pretrained_weights = None
+learning_rate = 1e-3
+final_learning_rate = 1e-7
+focal_alpha = 0.95
+focal_gamma = 2.5
+epochs = 150
+batch_size = 16
+num_workers = 0
+progress = False
+window_size = 64
+stride = 16
+n_masks = 32
+mask_cells = 8
+keep_prob = 0.5
+mask_shift = False
+mask_chunk = 16
+min_foreground = 0.05
+correlax_batch_size = 128
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from corrrelax_lib.book.notes import dataset_banner, dataset_label
+from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.book.results import ResultLog
+from corrrelax_lib.paths import repository_root
+from corrrelax_lib.pipeline.profile_inputs import profile_inputs, profile_maps
+from corrrelax_lib.pipeline.throughput import (
+    cached_cost_estimate,
+    format_value,
+    machine_summary,
+    measurement_batch_sizes,
+    recorded_cost_estimates,
+)
+
+results = ResultLog(results_dir, "12_full_reproduction")
+display(Markdown(dataset_banner(dataset)))
+parameters = dict(globals())
+
+# %% [markdown]
+# ## The machine that executed this page
+
+# %%
+display(machine_summary(device).style.hide(axis="index").set_caption(
+    f"Hardware and software of this build (profile `{profile}`, device `{device}`); the paper trained on one "
+    "NVIDIA RTX 4080 (§3.3) and gives no timings"))
+
+# %% [markdown]
+# ## This profile, end to end
+#
+# What the chapters of this book cost here, read from the artifacts they wrote: the classifier's
+# epochs (chapter 04) and the CorRELAX maps of every annotated test image (chapter 05).
+
+# %%
+inputs = profile_inputs(parameters)
+_, maps = profile_maps(parameters, inputs)
+epoch_seconds = inputs.run.history["seconds"]
+image_seconds = pd.Series([image_maps.metadata["seconds"]["explain"] for image_maps in maps.values()])
+passes_per_second = pd.Series([image_maps.metadata["masks_per_second"] for image_maps in maps.values()])
+end_to_end = pd.DataFrame([
+    ("training: seconds per epoch (median)", f"{epoch_seconds.median():.2f}",
+     f"{len(epoch_seconds)} epochs of `{backbone}` at {crop_size} px, batch {batch_size}"),
+    ("CorRELAX: seconds per image (median)", f"{image_seconds.median():.1f}",
+     f"{len(image_seconds)} ROI images, {window_size}-px windows every {stride} px, {n_masks} masks"),
+    ("CorRELAX: masked passes per second (median)", f"{passes_per_second.median():.0f}", f"batch {correlax_batch_size}"),
+], columns=["quantity", "measured", "setting"])
+display(end_to_end.style.hide(axis="index").set_caption(
+    f"Measured while building this book on `{device}` ({dataset_label(dataset)} data)"))
+results.record("Full reproduction", "this profile: seconds per epoch (median)", round(float(epoch_seconds.median()), 3))
+results.record("Full reproduction", "this profile: CorRELAX seconds per image (median)",
+               round(float(image_seconds.median()), 2))
+
+# %% [markdown]
+# ## The paper's settings on this machine
+#
+# Two rates are timed with the `full` profile's classifier (EfficientNetV2-S, random weights: the
+# rate does not depend on them) on random inputs: masked passes per second through the CorRELAX
+# engine, and seconds per training step (forward, focal loss, backward, Adam). Everything else is
+# worked out from them: windows on the paper's mean ROI (2497 × 885 px, §3.1), passes per image,
+# steps per epoch from Table 1's counts. The `source` column says which number is which. On a CPU
+# the batches are smaller than the profile's and the rates are scaled per item. The measurement is
+# kept in the artifacts, so rebuilding the page shows the same numbers (delete the file to measure
+# again); `benchmarks/full_profile_cost.py` runs the same measurement from the command line.
+
+# %%
+full = load_profile("full", {"device": device, "pretrained_weights": None}).parameters
+estimate = cached_cost_estimate(full, Path(artifacts_dir) / "benchmarks" / f"full_profile_cost-{device}.json",
+                                device=device, **measurement_batch_sizes(device))
+
+
+def show_estimate(estimate, caption):
+    frame = estimate.to_frame()
+    frame["value"] = frame["value"].map(format_value)
+    display(frame.style.hide(axis="index").set_caption(caption))
+
+
+show_estimate(estimate, f"The `full` profile's costs on {estimate.device} (this build)")
+hours_per_image, hours_per_epoch = estimate.seconds_per_image / 3600, estimate.seconds_per_epoch / 3600
+results.record("Full reproduction", "full settings on this machine: masked passes per second",
+               round(estimate.masked_passes_per_second, 2), None, estimate.device)
+results.record("Full reproduction", "full settings on this machine: hours per image (derived)",
+               round(hours_per_image, 2), None, estimate.device)
+results.record("Full reproduction", "full settings on this machine: hours per epoch (derived)",
+               round(hours_per_epoch, 2), None, estimate.device)
+
+# %% [markdown]
+# Measurements recorded on other machines with `benchmarks/full_profile_cost.py` and committed to
+# `benchmarks/results/` (each names its device):
+
+# %%
+recorded = recorded_cost_estimates(repository_root() / "benchmarks" / "results")
+summary = pd.DataFrame([{
+    "file": name, "device": recorded_estimate.device, "torch": recorded_estimate.torch_version,
+    "masked passes per second": recorded_estimate.masked_passes_per_second,
+    "seconds per image": recorded_estimate.seconds_per_image,
+    "training seconds per step": recorded_estimate.training_seconds_per_step,
+    "seconds per epoch": recorded_estimate.seconds_per_epoch,
+} for name, recorded_estimate in recorded.items()])
+display(summary.style.format("{:,.4g}", subset=["masked passes per second", "seconds per image",
+                                                 "training seconds per step", "seconds per epoch"])
+        .hide(axis="index").set_caption("Recorded runs of the full-profile cost benchmark"))
+gpu_runs = {name: run for name, run in recorded.items() if not run.device.startswith("CPU")}
+
+# %% [markdown]
+# ## Getting the data
+#
+# VinDr-Mammo is credentialed (PhysioNet); `data_manifests/vindr-mammo.yml` says how to obtain it.
+# Point `CORRRELAX_DATA` at the folder holding `finding_annotations.csv`, then check it. The check
+# lists missing CSVs and columns, images listed in the CSVs but absent (with the CSV line naming
+# each), images in the wrong place (e.g. flat in `images/` or saved as `.dcm`), and compares the
+# counts with the manifest's; every command below runs the same check first and stops on a problem.
+#
+# ```bash
+# export CORRRELAX_DATA=/data/vindr-mammo
+# corrrelax check-data --profile full
+# ```
+#
+# ## Commands
+#
+# Each command runs as one process or as every process of a `torchrun` job. `train` uses
+# DistributedDataParallel (nccl on GPUs; each rank draws its share of the same global batches of
+# 48, so the global batch must be a multiple of the number of GPUs); `explain` shares the images
+# out by `image_id`; `evaluate` gathers the maps into Table 4. The artifacts are the ones the
+# notebooks read, so `make book PROFILE=full` afterwards only renders.
+#
+# One GPU:
+#
+# ```bash
+# corrrelax train --profile full
+# corrrelax explain --profile full --maps correlax baselines external
+# corrrelax evaluate --profile full
+# make book PROFILE=full
+# ```
+#
+# Eight GPUs on one machine:
+#
+# ```bash
+# torchrun --nproc_per_node 8 -m corrrelax_lib.cli train --profile full
+# torchrun --nproc_per_node 8 -m corrrelax_lib.cli explain --profile full --maps correlax baselines external
+# corrrelax evaluate --profile full
+# ```
+#
+# Several nodes (run the same line on every node; `CORRRELAX_ARTIFACTS` and `CORRRELAX_DATA` on a
+# filesystem every node sees):
+#
+# ```bash
+# export CORRRELAX_ARTIFACTS=/shared/correlax-artifacts CORRRELAX_DATA=/shared/vindr-mammo
+# torchrun --nnodes 4 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint head-node:29500 \
+#     -m corrrelax_lib.cli explain --profile full --maps correlax baselines
+# ```
+#
+# Profile values are overridden as with papermill, e.g. `-p n_masks 1024 -p correlax_batch_size 256`;
+# a changed value that changes the maps writes them to a new folder instead of mixing them.
+#
+# ## Resuming
+#
+# Every image's maps are one `.npz` and a `.json` sidecar with the parameters and the sha256 of the
+# `.npz`, each written to a temporary file and renamed, sidecar last. After a crash or a preemption,
+# run the same command again: images with a complete, matching pair are skipped; leftover temporary
+# files are deleted; an `.npz` without its sidecar, with other parameters or whose checksum does not
+# match is recomputed (a warning names it). Training resumes from its last finished epoch
+# (`checkpoint.pt`). The tests of `tests/distributed/` check this with two gloo processes on a CPU:
+# the same Table 4 as one process, a rank killed mid-run and restarted, a flipped byte, and DDP
+# weights equal to a single process's.
+
+# %% [markdown]
+# ## Still unmeasured
+
+# %%
+unmeasured = []
+if not gpu_runs:
+    unmeasured.append("the GPU rates: masked passes per second, seconds per image and seconds per training epoch on "
+                      "any GPU (run `python benchmarks/full_profile_cost.py --device cuda` and commit its JSON)")
+unmeasured += [
+    "multi-GPU and multi-node scaling of `train` and `explain` (tested for correctness with 2 CPU processes only)",
+    "the full profile end to end: training on VinDr-Mammo, its Tables 2–4 and the explorer's memory at 1024 px",
+    "the seconds per image on real ROIs, where windows with less than 5% breast are skipped (the estimate counts "
+    "every window of the mean ROI, an upper bound)",
+]
+display(Markdown("\n".join(f"- {item}" for item in unmeasured)))
+
+# %% [markdown]
+# ## What we found
+
+# %%
+display(Markdown(
+    f"On this build's {estimate.device}, the paper's settings run "
+    f"{estimate.masked_passes_per_second:,.1f} masked passes per second, so one mammogram of the mean ROI "
+    f"({estimate.windows_per_image} windows × {estimate.n_masks} masks) would take about {hours_per_image:,.1f} hours "
+    f"and one training epoch about {hours_per_epoch:,.2f} hours ({estimate.epochs} epochs: "
+    f"{estimate.training_seconds_total / 86400:,.1f} days). "
+    + (f"Recorded GPU runs: {', '.join(run.device for run in gpu_runs.values())}."
+       if gpu_runs else "No GPU has measured these numbers yet; the full reproduction needs one or more GPUs.")
+))

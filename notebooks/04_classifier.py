@@ -58,8 +58,9 @@ from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_find
 from corrrelax_lib.metrics.classification import macro_auc_permutation_test, weighted_f1
 from corrrelax_lib.models.architecture import architecture_table
 from corrrelax_lib.models.backbones import DISPLAY_NAMES
+from corrrelax_lib.pipeline.profile_inputs import profile_classifier
 from corrrelax_lib.training.config import profile_training_config
-from corrrelax_lib.training.run import build_model, evaluate_classifier, train_classifier
+from corrrelax_lib.training.run import build_model, evaluate_classifier
 from corrrelax_lib.viz.architecture import plot_architecture
 from corrrelax_lib.viz.classifier import plot_roc_curves, plot_training_curves
 
@@ -84,9 +85,13 @@ plt.show()
 
 # %% [markdown]
 # ## Training
+#
+# The classifier is trained once and kept as an artifact keyed by its configuration; the command
+# line trains the same one (`corrrelax train --profile <profile>`, with DistributedDataParallel on
+# several GPUs under `torchrun`; see *Running the full reproduction*).
 
 # %%
-run = train_classifier(config, samples, data_root, artifacts_dir, progress=progress)
+run = profile_classifier(dict(globals()))
 display(Markdown(f"Run `{run.directory.name}`: {len(run.history)} epochs, "
                  f"{run.history['seconds'].sum():.0f} s of training on `{device}`."))
 

@@ -105,6 +105,9 @@ display(pd.DataFrame(kernel, index=(np.arange(len(kernel)) - len(kernel) // 2) *
 
 # %% [markdown]
 # ## Maps of every test image with a finding
+#
+# `corrrelax explain --profile <profile>` computes the same maps from the command line, sharing the
+# images out over the processes of a `torchrun` job; whichever runs first, the other reads them.
 
 # %%
 inputs = profile_inputs(parameters)

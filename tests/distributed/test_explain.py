@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import corrrelax_lib
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import explain_missing, explain_shard, image_parameters
 from corrrelax_lib.distributed.gather import MissingArtifactsError, read_artifacts
 from corrrelax_lib.io.artifacts import CorruptArtifactWarning, write_artifact
 from corrrelax_lib.testing.explain_job import PATCHES, run_job, synthetic_images, tiny_explainer
+from corrrelax_lib.testing.torchrun import run_torchrun
 
 IMAGE_IDS = sorted(PATCHES)
 #: The shards of two ranks: round-robin over the sorted image ids.
 SHARDS = {0: ["img0", "img2"], 1: ["img1", "img3"]}
 
 
-def _torchrun(*job_args: str | Path, nproc: int = 2) -> subprocess.CompletedProcess[str]:
-    """``python -m torch.distributed.run --nproc_per_node <nproc>`` of the test job, on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    package_root = str(Path(corrrelax_lib.__file__).parents[1])
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-               "--master_addr", "127.0.0.1", "--master_port", str(port), "--max_restarts", "0",
-               "--monitor_interval", "0.1", "-m", "corrrelax_lib.testing.explain_job", *map(str, job_args)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+def _explain_job(*job_args: str | Path):
+    return run_torchrun("corrrelax_lib.testing.explain_job", *job_args)
 
 
 def _computed(report: Path) -> dict[int, list[str]]:
@@ -74,7 +60,7 @@ def test_single_process_table_has_hits_and_misses(single_process):
 
 def test_two_gloo_processes_share_the_images_and_give_the_single_process_table(single_process, tmp_path):
     reference_maps, reference_table = single_process
-    result = _torchrun(tmp_path / "maps", tmp_path / "table.csv", "--report", tmp_path / "report")
+    result = _explain_job(tmp_path / "maps", tmp_path / "table.csv", "--report", tmp_path / "report")
     assert result.returncode == 0, result.stderr[-3000:]
     assert _computed(tmp_path / "report") == SHARDS
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "table.csv", index_col=0), reference_table)
@@ -87,11 +73,11 @@ def test_a_run_killed_midway_and_restarted_ends_with_the_same_table_and_no_parti
     reference_maps, reference_table = single_process
     maps, table = tmp_path / "maps", tmp_path / "table.csv"
     # Rank 1 finishes img1, then dies half-way through writing img3; torchrun stops rank 0 too.
-    killed = _torchrun(maps, table, "--report", tmp_path / "killed", "--crash-rank", "1", "--crash-after", "1")
+    killed = _explain_job(maps, table, "--report", tmp_path / "killed", "--crash-rank", "1", "--crash-after", "1")
     assert killed.returncode != 0
     assert not table.exists() and (maps / "img1.json").is_file() and not (maps / "img3.json").exists()
     assert any(name.startswith(".img3.") for name in _partial_files(maps))  # what the crash left
-    restarted = _torchrun(maps, table, "--report", tmp_path / "restarted")
+    restarted = _explain_job(maps, table, "--report", tmp_path / "restarted")
     assert restarted.returncode == 0, restarted.stderr[-3000:]
     computed = _computed(tmp_path / "restarted")
     assert computed[1] == ["img3"]  # img1 was finished before the crash and is not redone
@@ -108,7 +94,7 @@ def test_a_corrupted_artifact_is_detected_by_its_checksum_and_recomputed(single_
     data = bytearray((maps / "img1.npz").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (maps / "img1.npz").write_bytes(bytes(data))
-    result = _torchrun(maps, tmp_path / "table.csv", "--report", tmp_path / "report")
+    result = _explain_job(maps, tmp_path / "table.csv", "--report", tmp_path / "report")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "img1.npz: SHA-256 differs" in result.stderr
     assert _computed(tmp_path / "report") == {0: [], 1: ["img1"]}

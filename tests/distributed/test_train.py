@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import torch
 from torch.utils.data import BatchSampler
 
-import corrrelax_lib
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.train import RankSampler, data_parallel, sum_over_ranks
+from corrrelax_lib.testing.torchrun import run_torchrun
 from corrrelax_lib.testing.train_job import run_job
 
 
@@ -45,22 +39,9 @@ def test_one_process_needs_no_wrapper_and_no_reduction():
     assert sum_over_ranks([1.5, 2.0], DistributedContext(), torch.device("cpu")) == [1.5, 2.0]
 
 
-def _torchrun_train(out_dir: Path) -> subprocess.CompletedProcess[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    package_root = str(Path(corrrelax_lib.__file__).parents[1])
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(port), "--max_restarts", "0", "--monitor_interval", "0.1",
-               "-m", "corrrelax_lib.testing.train_job", str(out_dir)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-
-
 def test_ddp_on_two_gloo_processes_trains_the_single_process_model(tmp_path):
     single, single_history = run_job(tmp_path / "single", DistributedContext())
-    result = _torchrun_train(tmp_path / "ddp")
+    result = run_torchrun("corrrelax_lib.testing.train_job", tmp_path / "ddp")
     assert result.returncode == 0, result.stderr[-3000:]
     weights = torch.load(tmp_path / "ddp" / "weights.pt")
     # Not a no-op: the weights moved from their initialisation.

@@ -1,4 +1,4 @@
-"""Command line: ``corrrelax train | explain | evaluate --profile tiny [-p name value ...]``.
+"""Command line: ``corrrelax check-data | train | explain | evaluate --profile tiny [-p name value ...]``.
 
 Each command runs as one process or as every process of a ``torchrun`` job::
 
@@ -6,7 +6,7 @@ Each command runs as one process or as every process of a ``torchrun`` job::
     corrrelax train --profile tiny                       # chapter 04's classifier (DDP under torchrun)
     torchrun --nproc_per_node 2 -m corrrelax_lib.cli explain --profile tiny   # maps, images shared out
     corrrelax explain --profile tiny --maps baselines external   # chapter 08's baselines, chapter 11's scans
-    corrrelax evaluate --profile tiny                    # Table 4 from the maps, as CSV
+    corrrelax evaluate --profile tiny --maps baselines   # Table 4 and chapter 08's table from the maps, as CSV
 
 They read and write the artifacts the notebooks use (same folders, same parameters), so maps
 computed here are only read by the book build, and the other way round. ``torchrun`` is
@@ -24,13 +24,17 @@ from typing import Any
 
 import yaml
 
+from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.book.profiles import Profile, load_profile, parse_overrides
 from corrrelax_lib.data.sources import prepare_dataset
 from corrrelax_lib.data.validation import validate_dataset
 from corrrelax_lib.distributed.context import DistributedContext
+from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.io.atomic import atomic_write_text
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, pointing_game_table
 from corrrelax_lib.paths import manifest_path, repository_root
-from corrrelax_lib.pipeline.correlax_images import pointing_game_from_artifacts
+from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
+from corrrelax_lib.pipeline.method_comparison import CORRELAX_KINDS, correlax_method_maps, method_comparison
 from corrrelax_lib.pipeline.profile_baselines import profile_baseline_maps
 from corrrelax_lib.pipeline.profile_inputs import (
     FINDINGS,
@@ -97,8 +101,12 @@ def explain(parameters: Mapping[str, Any], context: DistributedContext, maps: Se
     return count
 
 
-def evaluate(parameters: Mapping[str, Any], output: Path | None = None) -> Path:
-    """Gather Table 4 (pointing game, paper §4.4) from the maps ``explain`` wrote; write it as CSV, atomically.
+def evaluate(parameters: Mapping[str, Any], output: Path | None = None, maps: Sequence[str] = ("correlax",)) -> Path:
+    """Gather the tables from the maps ``explain`` wrote (computing none) and write them as CSV, atomically.
+
+    Table 4 (pointing game, paper §4.4) goes to ``output`` (default :func:`pointing_game_csv`); with
+    ``"baselines"`` in ``maps``, chapter 08's comparison of every method goes beside it
+    (``method_comparison.csv``). Returns Table 4's path.
 
     Raises:
         FileNotFoundError: the classifier is not trained, or an image has no complete map
@@ -106,11 +114,20 @@ def evaluate(parameters: Mapping[str, Any], output: Path | None = None) -> Path:
     """
     inputs = profile_inputs(parameters, train=False)
     explainer, directory = profile_correlax(parameters, inputs)
-    table = pointing_game_from_artifacts(inputs.images, directory, explainer.parameters, FINDINGS,
-                                         tolerance=parameters["pointing_tolerance"])
+    image_ids = [image.image_id for image in inputs.images]
+    correlax_maps = read_artifacts(image_ids, directory, explainer.parameters, CorrelaxMaps.load)
+    tolerance = parameters["pointing_tolerance"]
+    pairs = pointing_game_pairs(inputs.images, correlax_maps, FINDINGS, tolerance=tolerance)
+    table = pointing_game_table(pairs, TABLE4_CRITERIA, FINDINGS)
     output = output or pointing_game_csv(parameters)
     atomic_write_text(output, table.to_csv())
     print(table.to_string())
+    if "baselines" in maps:
+        methods = [*correlax_method_maps(correlax_maps, CORRELAX_KINDS),
+                   *profile_baseline_maps(parameters, inputs, compute=False)]
+        _, comparison = method_comparison(inputs.images, methods, FINDINGS, tolerance=tolerance)
+        atomic_write_text(output.parent / "method_comparison.csv", comparison.to_csv())
+        print(comparison.to_string())
     return output
 
 
@@ -125,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override one profile parameter (repeatable), as papermill's -p")
     parser.add_argument("--maps", nargs="+", choices=MAPS, default=["correlax"],
-                        help="explain: which maps (default: correlax; baselines = chapter 08, external = chapter 11)")
+                        help="explain: which maps (default: correlax; baselines = chapter 08, external = chapter 11); "
+                             "evaluate: with baselines, chapter 08's comparison table too")
     parser.add_argument("--output", type=Path, help="evaluate: the CSV to write (default: "
                                                     "<artifacts>/<profile>/tables/pointing_game.csv)")
     args = parser.parse_args(argv)
@@ -150,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"[corrrelax] {count} image maps complete ({', '.join(args.maps)}) under "
                       f"{parameters['artifacts_dir']}")
         elif context.is_main:  # evaluate: a gather, on one process
-            print(f"[corrrelax] table: {evaluate(parameters, args.output)}")
+            print(f"[corrrelax] tables: {evaluate(parameters, args.output, args.maps).parent}")
 
 
 def _rank_parameters(parameters: Mapping[str, Any], context: DistributedContext) -> dict[str, Any]:

@@ -72,7 +72,7 @@ from IPython.display import Markdown, display
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.paper import paper_quoted_masses
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.pipeline.method_comparison import COMPARISON_CRITERIA, comparison_table, method_pointing_pairs
+from corrrelax_lib.pipeline.method_comparison import COMPARISON_CRITERIA, method_comparison
 from corrrelax_lib.pipeline.profile_baselines import profile_method_maps
 from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
 from corrrelax_lib.viz.method_comparison import plot_method_grid
@@ -104,9 +104,7 @@ inputs = profile_inputs(parameters)
 images = inputs.images
 _, correlax_maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
 methods = profile_method_maps(parameters, inputs, correlax_maps)
-pairs = pd.concat([method_pointing_pairs(images, method, FINDINGS, tolerance=pointing_tolerance)
-                   for method in methods], ignore_index=True)
-table = comparison_table(pairs, methods, FINDINGS)
+pairs, table = method_comparison(images, methods, FINDINGS, tolerance=pointing_tolerance)
 
 # %% [markdown]
 # ## One table: every method, the same pointing game

@@ -181,7 +181,8 @@ gpu_runs = {name: run for name, run in recorded.items() if not run.device.starts
 # Each command runs as one process or as every process of a `torchrun` job. `train` uses
 # DistributedDataParallel (nccl on GPUs; each rank draws its share of the same global batches of
 # 48, so the global batch must be a multiple of the number of GPUs); `explain` shares the images
-# out by `image_id`; `evaluate` gathers the maps into Table 4. The artifacts are the ones the
+# out by `image_id`; `evaluate` gathers the maps into Table 4 and chapter 08's comparison (CSV files
+# in `tables/`), computing nothing. The artifacts are the ones the
 # notebooks read, so `make book PROFILE=full` afterwards only renders.
 #
 # One GPU:
@@ -189,7 +190,7 @@ gpu_runs = {name: run for name, run in recorded.items() if not run.device.starts
 # ```bash
 # corrrelax train --profile full
 # corrrelax explain --profile full --maps correlax baselines external
-# corrrelax evaluate --profile full
+# corrrelax evaluate --profile full --maps baselines
 # make book PROFILE=full
 # ```
 #
@@ -198,7 +199,7 @@ gpu_runs = {name: run for name, run in recorded.items() if not run.device.starts
 # ```bash
 # torchrun --nproc_per_node 8 -m corrrelax_lib.cli train --profile full
 # torchrun --nproc_per_node 8 -m corrrelax_lib.cli explain --profile full --maps correlax baselines external
-# corrrelax evaluate --profile full
+# corrrelax evaluate --profile full --maps baselines
 # ```
 #
 # Several nodes (run the same line on every node; `CORRRELAX_ARTIFACTS` and `CORRRELAX_DATA` on a

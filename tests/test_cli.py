@@ -92,15 +92,31 @@ def test_the_corrrelax_script_is_registered():
     assert scripts == {"corrrelax": "corrrelax_lib.cli:main"}
 
 
+BASELINE_OVERRIDES = ["-p", "baseline_modes", "[whole]", "-p", "baseline_methods_whole", "[RISE, Gradient saliency]",
+                      "-p", "baseline_image_size", "32", "-p", "baseline_masks_whole", "16"]
+
+
 def test_explain_baselines_writes_one_artifact_per_image_and_method(inputs, tmp_path):
-    cli.main(["explain", *OVERRIDES, "--maps", "baselines", "-p", "baseline_modes", "[whole]",
-              "-p", "baseline_methods_whole", "[RISE, Gradient saliency]", "-p", "baseline_image_size", "32",
-              "-p", "baseline_masks_whole", "16"])
+    cli.main(["explain", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])
     method_dirs = sorted((tmp_path / "tiny" / "baselines").iterdir())
     assert len(method_dirs) == 2
     for directory in method_dirs:
         assert sorted(p.name for p in directory.glob("*.npz")) == [f"img{i}.npz" for i in range(4)]
     assert not (tmp_path / "tiny" / "correlax").exists()  # only the map sets asked for
+
+
+def test_evaluate_with_baselines_gathers_the_comparison_table_without_computing(inputs, tmp_path, monkeypatch):
+    cli.main(["explain", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "correlax"])
+    with pytest.raises(MissingArtifactsError, match=r"baselines/tiny-run-\w+: 4 of 4 image\(s\)"):
+        cli.main(["evaluate", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])
+    cli.main(["explain", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])
+    monkeypatch.setattr(CorRELAX, "explain", lambda *args, **kwargs: pytest.fail("evaluate computed a map"))
+    cli.main(["evaluate", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])
+    table = pd.read_csv(tmp_path / "tiny" / "tables" / "method_comparison.csv", index_col=0)
+    assert list(table.index) == ["CorRELAX prediction", "CorRELAX correlation", "CorRELAX product",
+                                 "RISE (whole ROI)", "Gradient saliency (whole ROI)"]
+    assert (table["support"] == 6).all()  # the same 6 image-label pairs for every method
+    assert table.loc["CorRELAX prediction", FINDINGS[0]] == 1.0  # as in Table 4 from the same maps
 
 
 def test_check_data_reports_a_broken_vindr_root_and_exits_1(tmp_path, monkeypatch, capsys):

@@ -77,6 +77,10 @@ def heatmap_method_maps(name: str, heatmaps: Mapping[str, ClassHeatmaps], *, pro
     return MethodMaps(name, lambda image_id, label: heatmaps[image_id].pixel_map(label), probability_maps, seconds)
 
 
+#: The CorRELAX map kinds compared with the baselines (chapter 08's first rows).
+CORRELAX_KINDS: tuple[str, ...] = ("prediction", "correlation", "product")
+
+
 def correlax_method_maps(maps: Mapping[str, CorrelaxMaps], kinds: Sequence[str]) -> list[MethodMaps]:
     """One :class:`MethodMaps` per CorRELAX map kind (``prediction`` maps are probabilities)."""
     seconds = float(np.mean([m.metadata["seconds"]["explain"] for m in maps.values()]))
@@ -132,3 +136,16 @@ def comparison_table(pairs: pd.DataFrame, methods: Sequence[MethodMaps], labels:
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table
+
+
+def method_comparison(
+    images: Sequence[AnnotatedImage], methods: Sequence[MethodMaps], labels: Sequence[str], *, tolerance: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every method's :func:`method_pointing_pairs` on the same images, and their :func:`comparison_table`.
+
+    Returns:
+        ``(pairs, table)``: one row per method, image and label; one row per method.
+    """
+    pairs = pd.concat([method_pointing_pairs(images, method, labels, tolerance=tolerance) for method in methods],
+                      ignore_index=True)
+    return pairs, comparison_table(pairs, methods, labels)

@@ -7,10 +7,13 @@ from typing import Any
 
 from corrrelax_lib.attribution import BASELINES
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.distributed.context import DistributedContext
+from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.pipeline.method_comparison import (
+    CORRELAX_KINDS,
     MethodMaps,
     correlax_method_maps,
     explain_images_with,
@@ -47,28 +50,35 @@ def profile_baseline(name: str, mode: str, model: Any, parameters: Mapping[str, 
 
 def profile_method_maps(
     parameters: Mapping[str, Any], inputs: ProfileInputs, correlax_maps: Mapping[str, CorrelaxMaps],
-    correlax_kinds: Sequence[str] = ("prediction", "correlation", "product"),
+    correlax_kinds: Sequence[str] = CORRELAX_KINDS,
 ) -> list[MethodMaps]:
     """CorRELAX's maps, then :func:`profile_baseline_maps` (chapter 08's rows)."""
     return [*correlax_method_maps(correlax_maps, correlax_kinds), *profile_baseline_maps(parameters, inputs)]
 
 
 def profile_baseline_maps(
-    parameters: Mapping[str, Any], inputs: ProfileInputs, context: DistributedContext | None = None,
+    parameters: Mapping[str, Any], inputs: ProfileInputs, context: DistributedContext | None = None, *,
+    compute: bool = True,
 ) -> list[MethodMaps]:
     """Every ``baseline_methods_<mode>`` method for each of ``baseline_modes``, in that order.
 
     Each baseline's maps are computed once per image and cached beside the classifier's run
     (:func:`~corrrelax_lib.pipeline.method_comparison.heatmaps_directory`); under ``torchrun``
     (``context``, ``corrrelax explain --maps baselines``) each rank computes its share of the images.
+    With ``compute=False`` (``corrrelax evaluate``) the maps are only read.
+
+    Raises:
+        MissingArtifactsError: ``compute`` is false and an image has no complete map of some method.
     """
     methods = []
     for mode in parameters["baseline_modes"]:
         for name in parameters[f"baseline_methods_{mode}"]:
             explainer = profile_baseline(name, mode, inputs.run.model, parameters)
             directory = heatmaps_directory(parameters["artifacts_dir"], inputs.run.directory.name, explainer)
-            heatmaps = explain_images_with(explainer, inputs.images, directory, context,
-                                           progress=parameters["progress"])
+            heatmaps = (explain_images_with(explainer, inputs.images, directory, context,
+                                            progress=parameters["progress"]) if compute else
+                        read_artifacts([image.image_id for image in inputs.images], directory, explainer.parameters,
+                                       ClassHeatmaps.load))
             methods.append(heatmap_method_maps(f"{name} ({MODE_NAMES[mode]})", heatmaps,
                                                probability_maps=explainer.probability_maps))
     return methods

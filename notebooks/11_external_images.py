@@ -122,19 +122,19 @@ def breast_views(rows):
 
 # %% mystnb={"figure": {"caption": "Figure 6 analogue | Patient P_00820, left breast (malignant mass per CBIS-DDSM): CC above, MLO below; image, distance-correlation map, and prediction and correlation maps of No Finding, Mass and Suspicious Calcification, with each map's maximum. The classifier was trained on the profile's data (synthetic phantoms on `tiny`).", "name": "fig-external-malignant"}}
 plot_views_side_by_side(breast_views(breasts.get_group(("P_00820", "L"))),
-                        title="P_00820, left breast (malignant mass), CBIS-DDSM")
+                        title="P_00820, left breast (malignant mass), CBIS-DDSM", columns=4)
 plt.show()
 
 # %% [markdown]
-# The other three breasts, each with a benign mass according to CBIS-DDSM:
+# The other three breasts, each with a benign mass according to CBIS-DDSM: P_00173 left and
+# right, P_00820 right, a row per view with the distance correlation and the Mass maps.
 
-# %% mystnb={"figure": {"caption": "The other breasts (benign masses per CBIS-DDSM), in the same layout: P_00173 left and right, P_00820 right.", "name": "fig-external-benign"}}
-for (patient, laterality), rows in breasts:
-    if (patient, laterality) != ("P_00820", "L"):
-        plot_views_side_by_side(breast_views(rows),
-                                title=f"{patient}, {'left' if laterality == 'L' else 'right'} breast "
-                                      f"({rows['finding'].iloc[0]}), CBIS-DDSM")
-        plt.show()
+# %% mystnb={"figure": {"caption": "The other breasts (benign masses per CBIS-DDSM), CC and MLO of each: P_00173 left, P_00173 right, P_00820 right; image, distance-correlation map, and the Mass prediction and correlation maps with their maxima.", "name": "fig-external-benign"}}
+benign_views = [(name, image, distance, {"Mass": label_maps["Mass"]})
+                for (patient, laterality), rows in breasts if (patient, laterality) != ("P_00820", "L")
+                for name, image, distance, label_maps in breast_views(rows)]
+plot_views_side_by_side(benign_views, title="P_00173 left and right, P_00820 right breast (benign masses), CBIS-DDSM")
+plt.show()
 
 # %% [markdown]
 # ## Domain shift in numbers
@@ -146,7 +146,7 @@ for (patient, laterality), rows in breasts:
 # %%
 _, test_maps = profile_maps(parameters, inputs)
 summaries = {"CBIS-DDSM scans (real, external)": prediction_summary(maps, shown),
-             f"`{dataset}` test images ({dataset_label(dataset)})": prediction_summary(test_maps, shown)}
+             f"{dataset} test images ({dataset_label(dataset)})": prediction_summary(test_maps, shown)}
 shift = pd.DataFrame({name: summary.mean() for name, summary in summaries.items()}).T
 shift.columns = [f"{label}: {statistic}" for label, statistic in shift.columns]
 display(shift.style.format("{:.3f}").set_caption(

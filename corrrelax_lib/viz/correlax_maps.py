@@ -69,37 +69,44 @@ def plot_views_side_by_side(
     *,
     title: str,
     kinds: Sequence[str] = ("prediction", "correlation"),
+    columns: int = 8,
 ) -> Figure:
-    """Figure 6: views of one breast (e.g. CC and MLO) side by side, one row per view, no annotations.
+    """Figure 6: views of one breast (e.g. CC and MLO) one below the other, without annotations.
 
-    Each row shows the image, its distance-correlation map (Eq. 3), then for each label one panel per kind
-    (scales as :func:`plot_correlax_panel`, a dot at each map's maximum).
+    Each view shows its image, its distance-correlation map (Eq. 3), then for each label one panel per kind
+    (scales as :func:`plot_correlax_panel`, a dot at each map's maximum); a view's panels wrap after
+    ``columns``, so a view takes ``ceil((2 + labels × kinds) / columns)`` rows.
 
     Args:
-        views: ``(name, image, distance_map, label_maps)`` per row: ``image`` ``(H, W, 3)`` ROI, uint8 or
+        views: ``(name, image, distance_map, label_maps)`` per view: ``image`` ``(H, W, 3)`` ROI, uint8 or
             float in [0, 1]; ``distance_map`` ``(H, W)``; ``label_maps`` label → kind → ``(H, W)`` map
-            (every row with the same labels).
+            (every view with the same labels).
         title: figure title.
         kinds: the map kinds per label.
+        columns: panels per row.
     """
     labels = list(views[0][3])
     colours = _label_colours(labels)
-    n_cols = 2 + len(labels) * len(kinds)
-    width, height = _figsize(views[0][1], len(views), n_cols)
-    fig, axes = plt.subplots(len(views), n_cols, figsize=(0.6 * width, 0.6 * height), squeeze=False)
-    for row, (name, image, distance_map, label_maps) in zip(axes, views, strict=True):
+    panels = [(label, kind) for label in labels for kind in kinds]
+    n_cols = min(columns, len(panels) + 2)
+    rows_per_view = math.ceil((len(panels) + 2) / n_cols)
+    width, height = _figsize(views[0][1], rows_per_view * len(views), n_cols)
+    fig, axes = plt.subplots(rows_per_view * len(views), n_cols, figsize=(0.6 * width, 0.6 * height),
+                             squeeze=False, layout="constrained")
+    for index, (name, image, distance_map, label_maps) in enumerate(views):
+        view_axes = axes[index * rows_per_view:(index + 1) * rows_per_view].ravel()
         grey = _greyscale(image)
-        row[0].imshow(np.clip(_as_float(image), 0, 1))
-        row[0].set_title(name, fontsize=8)
-        row[0].axis("off")
-        _draw_map(row[1], grey, distance_map, "correlation")
-        row[1].set_title("distance correlation", fontsize=8)
-        panels = [(label, kind) for label in labels for kind in kinds]
-        for ax, (label, kind) in zip(row[2:], panels, strict=True):
+        view_axes[0].imshow(np.clip(_as_float(image), 0, 1))
+        view_axes[0].set_title(name, fontsize=8)
+        view_axes[0].axis("off")
+        _draw_map(view_axes[1], grey, distance_map, "correlation")
+        view_axes[1].set_title(f"{name}:\ndistance correlation", fontsize=7)
+        for ax, (label, kind) in zip(view_axes[2:], panels, strict=False):
             _draw_label_map(ax, grey, label_maps[label][kind], kind, None, colours[label])
             ax.set_title(f"{label}:\n{kind}", fontsize=7)
+        for ax in view_axes[len(panels) + 2:]:
+            ax.remove()
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 

@@ -180,9 +180,19 @@ def test_views_side_by_side_one_row_per_view_without_boxes(example: Example) -> 
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert len(titled) == 2 * (2 + len(LABELS) * 2)
     assert fig.axes[0].get_subplotspec().get_topmost_subplotspec().get_gridspec().get_geometry() == (2, 8)
-    assert [ax.get_title() for ax in titled[:2]] == ["L-CC", "distance correlation"]
+    assert [ax.get_title() for ax in titled[:2]] == ["L-CC", "L-CC:\ndistance correlation"]
     assert titled[8].get_title() == "L-MLO"
     mass_mlo = next(ax for ax in titled[8:] if ax.get_title() == "Mass:\ncorrelation")
     assert _dots(mass_mlo) == [_argmax_xy(tall_maps["Mass"]["correlation"])]
     assert not any(isinstance(patch, Rectangle) for ax in titled for patch in ax.patches)
     assert fig.get_suptitle() == "P_00820 left"
+
+
+def test_views_side_by_side_wraps_each_view_after_the_columns(example: Example) -> None:
+    image, _, distance, maps = example
+    fig = plot_views_side_by_side([("CC", image, distance, maps), ("MLO", image, distance, maps)], title="t",
+                                  columns=4)
+    # 2 + 3 labels × 2 kinds = 8 panels per view: 2 rows of 4 each, the MLO view starting on row 3.
+    assert fig.axes[0].get_subplotspec().get_topmost_subplotspec().get_gridspec().get_geometry() == (4, 4)
+    mlo = next(ax for ax in fig.axes if ax.get_title() == "MLO")
+    assert mlo.get_subplotspec().rowspan.start == 2 and mlo.get_subplotspec().colspan.start == 0

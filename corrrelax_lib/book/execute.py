@@ -12,6 +12,7 @@ import jupytext
 import nbformat
 import papermill
 
+from corrrelax_lib.book.kernel_client import RepollingKernelManager
 from corrrelax_lib.io.atomic import atomic_path
 
 KERNEL_NAME = "python3"
@@ -66,7 +67,7 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], *, 
         nbformat.write(notebook, unexecuted)
         papermill.execute_notebook(
             str(unexecuted), str(executed), parameters=used, kernel_name=KERNEL_NAME,
-            cwd=str(cwd), progress_bar=False, log_output=False,
+            cwd=str(cwd), progress_bar=False, log_output=False, kernel_manager_class=RepollingKernelManager,
         )
         result = nbformat.read(executed, as_version=4)
         result.metadata[CACHE_KEY] = key

@@ -135,7 +135,7 @@ def try_claim(
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(record, handle)
         except BaseException as error:
-            claim_file.unlink(missing_ok=True)
+            claim_file.unlink(missing_ok=True)  # half a claim (a full disk, an interrupt) would hold others up
             if isinstance(error, OSError):
                 raise ArtifactWriteError.of(path, error, f" (its claim {claim_file.name})") from error
             raise

@@ -28,7 +28,6 @@ def test_two_explain_runs_started_together_on_one_folder_compute_each_image_once
     results = run_together(commands)
     assert [result.returncode for result in results] == [0, 0], [result.stderr[-3000:] for result in results]
     computed = [json.loads((tmp_path / f"report{run}" / "rank0.json").read_text()) for run in (0, 1)]
-    print(f"images computed by each run: {computed}")
     assert sorted(computed[0] + computed[1]) == IMAGE_IDS  # every image by exactly one of the runs
     # Both tables are the table of one run alone; no claim or partial file is left.
     reference = tmp_path / "reference"

@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 book: $(STAMP)
 	tools/ensure-system-packages npm
-	$(PY) -m corrrelax_lib.book build --profile $(PROFILE)
+	$(VENV)/bin/corrrelax book build --profile $(PROFILE)
 
 # The suite builds the book (npm) and opens it in Debian's Chromium (tests/book/test_browser.py).
 test: $(STAMP)

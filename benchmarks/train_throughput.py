@@ -22,13 +22,10 @@ from collections.abc import Callable
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
 from corrrelax_lib.data.labels import LABELS
-from corrrelax_lib.data.sources import prepare_dataset
-from corrrelax_lib.data.vindr import finding_samples, read_finding_annotations
 from corrrelax_lib.models.classifier import MultiLabelClassifier
-from corrrelax_lib.paths import repository_root
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.training.config import TrainingConfig
 from corrrelax_lib.training.device import autocast, resolve_device
 from corrrelax_lib.training.focal_loss import focal_loss
@@ -94,11 +91,12 @@ def _synchronize(device: torch.device) -> None:
 
 def _training_loader(args: argparse.Namespace) -> DataLoader:
     """Weighted, augmented training crops of the profile's data: ``steps + 2`` batches."""
-    profile = load_profile(args.profile)
-    data_root = prepare_dataset(profile.dataset, profile.data_root, repository_root(), workers=2)
-    samples = finding_samples(read_finding_annotations(data_root / "finding_annotations.csv"))
-    config = TrainingConfig(backbone=args.backbone, labels=LABELS, dataset=profile.dataset, crop_size=args.crop_size)
-    train_set, _ = crop_datasets(samples, data_root, profile.artifacts_dir, config)
+    study = Study.open(args.profile)
+    data_root = study.prepare_data()
+    samples = study.samples
+    config = TrainingConfig(backbone=args.backbone, labels=LABELS, dataset=study.config.data.dataset,
+                            crop_size=args.crop_size)
+    train_set, _ = crop_datasets(samples, data_root, study.artifacts_dir, config)
     train_set.store.warm(samples, workers=2)
     weights = inverse_frequency_weights(train_set.samples["labels"], LABELS)
     sampler = WeightedRandomSampler(weights, num_samples=(args.steps + 2) * args.batch_size,

@@ -21,39 +21,8 @@
 # The maps are those of the previous chapter, read from its cache.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
-pointing_tolerance = 16
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import pandas as pd
@@ -64,17 +33,17 @@ from corrrelax_lib.book.paper import paper_table4
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, pointing_game_table, support_weighted_mean
 from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
-from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
+from corrrelax_lib.pipeline.study import FINDINGS, Study
 
-results = ResultLog(results_dir, "07_pointing_game")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "07_pointing_game")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %%
-inputs = profile_inputs(parameters)
-images = inputs.images
-explainer, maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
-pairs = pointing_game_pairs(images, maps, FINDINGS, tolerance=pointing_tolerance)
+images = study.test_images()
+maps = study.correlax_maps()  # the maps chapter's, from their cache
+pairs = pointing_game_pairs(images, maps, FINDINGS, tolerance=config.pointing_game.tolerance)
 
 # %% [markdown]
 # ## Where a map points
@@ -91,9 +60,9 @@ pairs = pointing_game_pairs(images, maps, FINDINGS, tolerance=pointing_tolerance
 # is scored the same way).
 
 # %%
-display(Markdown(f"On this build's grid ({window_size}-px windows, stride {stride}) the outermost window centres "
-                 f"lie {(window_size - 1) / 2:.1f} px inside the ROI border; a box is hit within "
-                 f"{pointing_tolerance} px of it."))
+display(Markdown(f"On this build's grid ({config.correlax.window_size}-px windows, stride {config.correlax.stride}) the outermost window centres "
+                 f"lie {(config.correlax.window_size - 1) / 2:.1f} px inside the ROI border; a box is hit within "
+                 f"{config.pointing_game.tolerance} px of it."))
 
 # %% [markdown]
 # ## Table 4
@@ -103,14 +72,14 @@ ours = pointing_game_table(pairs, TABLE4_CRITERIA, FINDINGS)
 ours.insert(len(TABLE4_CRITERIA), "chance", pairs.groupby("label")["chance"].mean())
 ours.loc["Weighted mean", "chance"] = pairs["chance"].mean()
 paper = paper_table4()
-table4 = pd.concat({f"ours ({dataset_label(dataset)})": ours,
+table4 = pd.concat({f"ours ({dataset_label(config.data.dataset)})": ours,
                     "paper (VinDr-Mammo)": paper.rename(index={"Weighted Mean Accuracy": "Weighted mean"})}, axis=1)
 support_columns = [column for column in table4.columns if column[1] == "support"]
 display(table4.style.format("{:.4f}", na_rep="–").format("{:.0f}", subset=support_columns, na_rep="–")
         .set_caption(f"Table 4 | Pointing-game accuracy (Eq. 11) of prediction maps (maximum ≥ 25% / ≥ 50%) and "
-                     f"correlation maps (maximum > 0), boxes grown by {pointing_tolerance} px; support = image-label "
-                     f"pairs; chance = hit rate of a uniformly random point of the breast. Ours ({dataset_label(dataset)}, "
-                     f"{n_masks} masks per window) beside the paper's."))
+                     f"correlation maps (maximum > 0), boxes grown by {config.pointing_game.tolerance} px; support = image-label "
+                     f"pairs; chance = hit rate of a uniformly random point of the breast. Ours ({dataset_label(config.data.dataset)}, "
+                     f"{config.correlax.n_masks} masks per window) beside the paper's."))
 
 # %% [markdown]
 # The paper's "Weighted Mean Accuracy" row is not the support-weighted mean of its own rows.
@@ -149,7 +118,7 @@ display(pairs.assign(image_id=pairs["image_id"].str[:8]).style.hide(axis="index"
 # %%
 mean = ours.loc["Weighted mean"]
 display(Markdown(
-    f"On {len(images)} test images of `{dataset}` ({int(mean['support'])} image-label pairs), the prediction "
+    f"On {len(images)} test images of `{config.data.dataset}` ({int(mean['support'])} image-label pairs), the prediction "
     f"maps point at the finding in {mean['prediction > 25%']:.1%} of pairs at the 25% threshold and "
     f"{mean['prediction > 50%']:.1%} at 50%; the correlation maps in {mean['correlation > 0']:.1%}. A uniformly "
     f"random point of the breast would hit in {mean['chance']:.1%} of pairs. "

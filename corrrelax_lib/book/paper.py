@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import yaml
 
@@ -12,20 +10,20 @@ from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
 from corrrelax_lib.paths import manifest_path
 
 
-def _vindr_manifest(root: Path | None = None) -> dict:
+def _vindr_manifest() -> dict:
     """The VinDr-Mammo manifest as a mapping."""
-    return yaml.safe_load(manifest_path("vindr-mammo", root).read_text())
+    return yaml.safe_load(manifest_path("vindr-mammo").read_text())
 
 
-def paper_table1(root: Path | None = None) -> pd.DataFrame:
+def paper_table1() -> pd.DataFrame:
     """Paper Table 1: index ``LABELS``, columns ``training``, ``test`` (int)."""
-    table = pd.DataFrame(_vindr_manifest(root)["paper_table1"]).T.astype("int64")
+    table = pd.DataFrame(_vindr_manifest()["paper_table1"]).T.astype("int64")
     return table.loc[list(LABELS), ["training", "test"]]
 
 
-def paper_roi_size(root: Path | None = None) -> pd.DataFrame:
+def paper_roi_size() -> pd.DataFrame:
     """Paper §3.1 ROI and image sizes: index ``image``/``roi``, columns mean/std of width and height."""
-    manifest = _vindr_manifest(root)
+    manifest = _vindr_manifest()
     rows = {}
     for name, key in (("image", "paper_image_size"), ("roi", "paper_roi_size")):
         sizes = manifest[key]
@@ -39,21 +37,21 @@ def paper_roi_size(root: Path | None = None) -> pd.DataFrame:
 TABLE2_LABELS: tuple[str, ...] = ("Mass", "Suspicious Calcification", "Asymmetries", "Suspicious Lymph Node")
 
 
-def paper_table2(root: Path | None = None) -> pd.DataFrame:
+def paper_table2() -> pd.DataFrame:
     """Paper Table 2: F1 per label (rows, then "Weighted Average") and backbone (columns), plus ``N``."""
-    manifest = _vindr_manifest(root)["paper_table2"]
+    manifest = _vindr_manifest()["paper_table2"]
     table = pd.DataFrame(manifest["f1"]).astype("float64")
     table.insert(0, "N", pd.Series(manifest["support"]).astype("int64"))
     return table.loc[[*TABLE2_LABELS, "Weighted Average"]]
 
 
-def paper_table3(root: Path | None = None) -> pd.DataFrame:
+def paper_table3() -> pd.DataFrame:
     """Paper Table 3: index ``LABELS``; accuracy, precision, recall, F1 (float) and support (int)."""
-    table = pd.DataFrame(_vindr_manifest(root)["paper_table3"]).T
+    table = pd.DataFrame(_vindr_manifest()["paper_table3"]).T
     return table.loc[list(LABELS)].astype({"support": "int64"})
 
 
-def paper_table4(root: Path | None = None) -> pd.DataFrame:
+def paper_table4() -> pd.DataFrame:
     """Paper Table 4: pointing-game accuracy per finding label, then "Weighted Mean Accuracy".
 
     Columns as :func:`~corrrelax_lib.metrics.pointing_game.pointing_game_table` names them for
@@ -62,29 +60,29 @@ def paper_table4(root: Path | None = None) -> pd.DataFrame:
     support-weighted mean of the label rows (see the manifest).
     """
     columns = dict(zip(("prediction_25", "prediction_50", "correlation"), TABLE4_CRITERIA, strict=True))
-    table = pd.DataFrame(_vindr_manifest(root)["paper_table4"]).T.rename(columns=columns)
+    table = pd.DataFrame(_vindr_manifest()["paper_table4"]).T.rename(columns=columns)
     rows = [*(label for label in LABELS if label != NO_FINDING), "Weighted Mean Accuracy"]
     return table.loc[rows, [*TABLE4_CRITERIA, "support"]].astype({"support": "int64"})
 
 
-def paper_quoted_masses(root: Path | None = None) -> pd.DataFrame:
+def paper_quoted_masses() -> pd.DataFrame:
     """Paper §5: pointing-game accuracy on masses quoted for Grad-CAM, Grad-CAM++ and Eigen-CAM from another
     study (Cerekci et al.; 512×512 downsampled mammograms, another model), beside CorRELAX's own Mass row.
 
     Returns:
         Index: method; columns ``accuracy`` (float) and ``source`` (str).
     """
-    table = pd.DataFrame(_vindr_manifest(root)["paper_quoted_pointing_game_masses"]).T
+    table = pd.DataFrame(_vindr_manifest()["paper_quoted_pointing_game_masses"]).T
     table.index.name = "method"
     return table.astype({"accuracy": "float64"})
 
 
-def paper_mldam_results(root: Path | None = None) -> pd.DataFrame:
+def paper_mldam_results() -> pd.DataFrame:
     """The MLDAM paper's CBIS-DDSM test results (ResNet-50, best-validation weights; its Tables 1–4).
 
     Returns:
         Index: the paper's four use cases; columns ``accuracy, precision, recall, f1`` (float).
     """
-    table = pd.DataFrame(yaml.safe_load(manifest_path("related-methods", root).read_text())
+    table = pd.DataFrame(yaml.safe_load(manifest_path("related-methods").read_text())
                          ["mldam_cbis_ddsm_resnet50_validation"]).T
     return table[["accuracy", "precision", "recall", "f1"]].astype("float64")

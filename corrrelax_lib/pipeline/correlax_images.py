@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,9 +14,11 @@ from torch import nn
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.config import StudyConfig
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import explain_shard
 from corrrelax_lib.distributed.gather import read_artifacts
+from corrrelax_lib.io.artifacts import parameters_key
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, chance_hit_rate, hit, pointing_game_table
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 
@@ -29,7 +29,7 @@ def maps_directory(artifacts_dir: str | os.PathLike[str], classifier_name: str, 
     The key covers every parameter that changes the maps (window grid, masks, seed, adaptive
     rule, checkpoints), not the device or batch size.
     """
-    key = hashlib.sha256(json.dumps(explainer.parameters, sort_keys=True).encode()).hexdigest()[:12]
+    key = parameters_key(explainer.parameters)
     return Path(artifacts_dir) / "correlax" / f"{classifier_name}-{key}"
 
 
@@ -99,20 +99,19 @@ def pointing_game_from_artifacts(
     return pointing_game_table(pairs, TABLE4_CRITERIA, labels)
 
 
-def profile_explainer(
-    model: nn.Module, parameters: Mapping[str, Any], labels: Sequence[str], *, n_masks: int | None = None,
+def study_explainer(
+    model: nn.Module, config: StudyConfig, labels: Sequence[str], *, n_masks: int | None = None,
     adaptive: AdaptiveMasks | None = None, checkpoints: Sequence[int] = (), progress: bool = False,
 ) -> CorRELAX:
-    """The :class:`CorRELAX` of a book profile's parameters.
+    """The :class:`CorRELAX` of a study: its ``correlax`` section, ``seed`` and ``device``.
 
-    Reads ``window_size, stride, n_masks, mask_cells, keep_prob, mask_shift, mask_chunk, min_foreground,
-    correlax_batch_size, seed, device``; ``n_masks`` overrides the profile's count (Figure 7's reference).
+    ``n_masks`` overrides the section's count (Figure 7's reference).
     """
+    correlax = config.correlax
     return CorRELAX(
-        model, labels, window_size=parameters["window_size"], stride=parameters["stride"],
-        n_masks=n_masks or parameters["n_masks"], mask_cells=parameters["mask_cells"],
-        keep_prob=parameters["keep_prob"], mask_shift=parameters["mask_shift"], seed=parameters["seed"],
-        batch_size=parameters["correlax_batch_size"], mask_chunk=parameters["mask_chunk"],
-        min_foreground=parameters["min_foreground"], adaptive=adaptive, checkpoints=checkpoints,
-        device=parameters["device"], progress=progress,
+        model, labels, window_size=correlax.window_size, stride=correlax.stride,
+        n_masks=n_masks or correlax.n_masks, mask_cells=correlax.mask_cells, keep_prob=correlax.keep_prob,
+        mask_shift=correlax.mask_shift, seed=config.seed, batch_size=correlax.batch_size,
+        mask_chunk=correlax.mask_chunk, min_foreground=correlax.min_foreground, adaptive=adaptive,
+        checkpoints=checkpoints, device=config.device, progress=progress,
     )

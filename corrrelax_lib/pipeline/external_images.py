@@ -9,8 +9,6 @@ artifacts, so the chapter computes them once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +20,7 @@ import pandas as pd
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.distributed.context import DistributedContext
+from corrrelax_lib.io.artifacts import parameters_key
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.pipeline.correlax_images import explain_images
 from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
@@ -65,7 +64,7 @@ def external_maps_directory(
 ) -> Path:
     """``<artifacts_dir>/external/<classifier>-<12 hex>``, keyed by the map and preprocessing parameters."""
     key = {"correlax": explainer.parameters, "preprocessing": dict(preprocessing)}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    digest = parameters_key(key)
     return Path(artifacts_dir) / "external" / f"{classifier_name}-{digest}"
 
 

@@ -8,8 +8,6 @@ maps in probability units only, that maximum is also at least 25% or 50% (paper 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import explain_shard
 from corrrelax_lib.distributed.gather import read_artifacts
+from corrrelax_lib.io.artifacts import parameters_key
 from corrrelax_lib.metrics.pointing_game import chance_hit_rate, hit
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 
@@ -54,7 +53,7 @@ class MethodMaps:
 
 def heatmaps_directory(artifacts_dir: str | os.PathLike[str], classifier_name: str, explainer: RoiExplainer) -> Path:
     """``<artifacts_dir>/baselines/<classifier>-<12 hex>``: one folder per classifier, method and parameters."""
-    key = hashlib.sha256(json.dumps(explainer.parameters, sort_keys=True).encode()).hexdigest()[:12]
+    key = parameters_key(explainer.parameters)
     return Path(artifacts_dir) / "baselines" / f"{classifier_name}-{key}"
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from corrrelax_lib.config import StudyConfig
 from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.io.artifacts import parameters_key
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class TrainingConfig:
     def fingerprint(self) -> str:
         """12 hex digits identifying the result: every field except ``num_workers``."""
         fields = {key: value for key, value in self.as_dict().items() if key != "num_workers"}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+        return parameters_key(fields)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (tuples as lists)."""
@@ -77,25 +77,22 @@ class TrainingConfig:
         return cls(**{key: tuple(value) if key in tuples else value for key, value in values.items()})
 
 
-def profile_training_config(parameters: Mapping[str, Any], data_fingerprint: str) -> TrainingConfig:
-    """The classifier a book profile trains (chapter 04) and every later chapter explains.
+def study_training_config(config: StudyConfig, data_fingerprint: str) -> TrainingConfig:
+    """The classifier a study trains (chapter 04) and every later chapter explains.
 
     Args:
-        parameters: a profile's (or a notebook's) parameters; reads ``backbone, dataset,
-            pretrained_weights, crop_size, crop_scale, crop_aspect, epochs, batch_size, learning_rate,
-            final_learning_rate, focal_alpha, focal_gamma, focal_alpha_form, clahe_clip_limits, clahe_tile_grid, seed,
-            device, num_workers``.
+        config: the study; reads its ``classifier`` and ``preprocessing`` sections, ``data.dataset``,
+            ``seed`` and ``device``.
         data_fingerprint: the annotations' sha256 (:func:`corrrelax_lib.data.vindr.findings_sha256`).
     """
+    classifier = config.classifier
     return TrainingConfig(
-        backbone=parameters["backbone"], labels=LABELS, dataset=parameters["dataset"],
-        data_fingerprint=data_fingerprint, weights=parameters["pretrained_weights"],
-        crop_size=parameters["crop_size"], crop_scale=tuple(parameters["crop_scale"]),
-        crop_aspect=tuple(parameters["crop_aspect"]), epochs=parameters["epochs"],
-        batch_size=parameters["batch_size"], learning_rate=parameters["learning_rate"],
-        final_learning_rate=parameters["final_learning_rate"], focal_alpha=parameters["focal_alpha"],
-        focal_gamma=parameters["focal_gamma"], focal_alpha_form=parameters["focal_alpha_form"],
-        clahe_clip_limits=tuple(parameters["clahe_clip_limits"]),
-        clahe_tile_grid=parameters["clahe_tile_grid"], seed=parameters["seed"], device=parameters["device"],
-        num_workers=parameters["num_workers"],
+        backbone=classifier.backbone, labels=LABELS, dataset=config.data.dataset, data_fingerprint=data_fingerprint,
+        weights=classifier.pretrained_weights, crop_size=classifier.crop_size, crop_scale=classifier.crop_scale,
+        crop_aspect=classifier.crop_aspect, epochs=classifier.epochs, batch_size=classifier.batch_size,
+        learning_rate=classifier.learning_rate, final_learning_rate=classifier.final_learning_rate,
+        focal_alpha=classifier.focal_alpha, focal_gamma=classifier.focal_gamma,
+        focal_alpha_form=classifier.focal_alpha_form, clahe_clip_limits=config.preprocessing.clahe_clip_limits,
+        clahe_tile_grid=config.preprocessing.clahe_tile_grid, seed=config.seed, device=config.device,
+        num_workers=classifier.num_workers,
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.book.results import ResultLog, load_results
 from corrrelax_lib.book.status import render_status_page
+from corrrelax_lib.config import load_study_config
+from corrrelax_lib.paths import profile_path
 
 
 def test_record_replaces_and_round_trips(tmp_path):
@@ -21,7 +22,7 @@ def test_record_replaces_and_round_trips(tmp_path):
 
 def test_status_page_shows_ours_beside_paper(tmp_path):
     ResultLog(tmp_path, "02_dataset").record("Table 1", "Mass (training)", 41, 989)
-    page = render_status_page(load_profile("tiny"), load_results(tmp_path))
+    page = render_status_page(load_study_config(profile_path("tiny")), load_results(tmp_path))
     assert "| Table 1 | Mass (training) | 41 | 989 |  |" in page
     assert "synthetic phantoms" in page
 

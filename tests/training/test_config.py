@@ -1,6 +1,7 @@
-from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.config import load_study_config
 from corrrelax_lib.data.labels import LABELS
-from corrrelax_lib.training.config import TrainingConfig, profile_training_config
+from corrrelax_lib.paths import profile_path
+from corrrelax_lib.training.config import TrainingConfig, study_training_config
 
 BASE = TrainingConfig(backbone="resnet18", labels=("Mass",), dataset="phantom-tiny", crop_size=32, epochs=2)
 
@@ -16,12 +17,14 @@ def test_round_trip_restores_tuples():
     assert TrainingConfig.from_dict(BASE.as_dict()) == BASE
 
 
-def test_profile_training_config_reads_the_profile_and_ignores_other_names():
-    parameters = load_profile("tiny").notebook_parameters()
-    config = profile_training_config({**parameters, "unrelated": object()}, "abc")
+def test_study_training_config_reads_the_classifier_and_preprocessing_sections():
+    study = load_study_config(profile_path("tiny"))
+    config = study_training_config(study, "abc")
     assert config.labels == LABELS and config.data_fingerprint == "abc"
-    assert (config.backbone, config.epochs, config.crop_size) == (parameters["backbone"], parameters["epochs"],
-                                                                  parameters["crop_size"])
-    assert config.crop_scale == tuple(parameters["crop_scale"])
-    changed = profile_training_config({**parameters, "epochs": parameters["epochs"] + 1}, "abc")
+    classifier = study.classifier
+    assert (config.backbone, config.epochs, config.crop_size) == (classifier.backbone, classifier.epochs,
+                                                                  classifier.crop_size)
+    assert config.crop_scale == classifier.crop_scale and config.focal_alpha_form == "alpha_t"
+    assert config.clahe_clip_limits == study.preprocessing.clahe_clip_limits and config.seed == study.seed
+    changed = study_training_config(load_study_config(profile_path("tiny"), {"classifier.epochs": 3}), "abc")
     assert changed.fingerprint() != config.fingerprint()

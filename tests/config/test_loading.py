@@ -1,0 +1,100 @@
+"""Profiles load into typed, frozen settings; an unknown key or a wrong type names the file and the key."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from corrrelax_lib.config import (
+    ConfigError,
+    CorrelaxConfig,
+    StudyConfig,
+    config_as_dict,
+    load_study_config,
+    nested_overrides,
+    parse_override_pairs,
+)
+from corrrelax_lib.paths import profile_path, resource_dir
+
+
+def write_profile(tmp_path, text: str, name: str = "mine"):
+    path = tmp_path / f"{name}.yml"
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_profile_loads_and_is_frozen():
+    for path in sorted(resource_dir("profiles").glob("*.yml")):
+        config = load_study_config(path)
+        assert config.name == path.stem
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            config.seed = 1  # type: ignore[misc]
+
+
+def test_a_key_left_out_takes_the_papers_value():
+    full = load_study_config(profile_path("full"))
+    assert (full.correlax.window_size, full.correlax.stride, full.correlax.n_masks, full.correlax.mask_cells) == (
+        256, 48, 2560, 8)
+    assert (full.classifier.epochs, full.classifier.batch_size, full.classifier.focal_alpha) == (50, 48, 0.95)
+    assert full.mask_sensitivity == StudyConfig(name="x").mask_sensitivity  # not written in full.yml at all
+    tiny = load_study_config(profile_path("tiny"))
+    assert (tiny.correlax.window_size, tiny.correlax.stride, tiny.classifier.backbone) == (64, 16, "small_cnn")
+
+
+def test_values_are_typed_lists_become_tuples_and_integers_floats():
+    config = load_study_config(profile_path("tiny"), {"preprocessing.clahe_clip_limits": [1, 3],
+                                                      "classifier.crop_scale": [1, 2]})
+    assert config.preprocessing.clahe_clip_limits == (1.0, 3.0)
+    assert all(isinstance(value, float) for value in config.classifier.crop_scale)
+    assert config.baselines.modes == ("whole", "windows")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"correlax.n_mask": 64}, r"mine.yml: unknown key 'correlax.n_mask'; correlax takes \['batch_size'"),
+        ({"colour": "red"}, r"unknown key 'colour'; a profile takes"),
+        ({"correlax.n_masks": "64"}, r"correlax.n_masks must be an integer, got '64'"),
+        ({"correlax.n_masks": 64.0}, r"correlax.n_masks must be an integer, got 64.0"),
+        ({"seed": True}, r"seed must be an integer, got True"),
+        ({"correlax.mask_shift": 1}, r"correlax.mask_shift must be true or false, got 1"),
+        ({"classifier.focal_alpha_form": "lin"}, r"focal_alpha_form must be one of \['alpha_t', 'printed'\]"),
+        ({"classifier.crop_scale": [1.0]}, r"classifier.crop_scale must be a list of 2 values"),
+        ({"preprocessing.clahe_clip_limits": 2.0}, r"clahe_clip_limits must be a list, got 2.0"),
+        ({"baselines.modes": ["whole", "tiles"]}, r"baselines.modes\[1\] must be one of \['whole', 'windows'\]"),
+        ({"classifier.pretrained_weights": 3}, r"pretrained_weights must be a string or null, got 3"),
+        ({"correlax": 5}, r"correlax must be a mapping of keys, got 5"),
+    ],
+)
+def test_a_wrong_key_or_type_names_the_file_and_the_key(tmp_path, overrides, message):
+    path = write_profile(tmp_path, profile_path("tiny").read_text())
+    with pytest.raises(ConfigError, match=message):
+        load_study_config(path, overrides)
+
+
+def test_errors_in_the_file_itself_name_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"bad.yml: unknown key 'correlax.windows'"):
+        load_study_config(write_profile(tmp_path, "correlax:\n  windows: 3\n", "bad"))
+    with pytest.raises(ConfigError, match=r"bad.yml: 'name' is the file's name"):
+        load_study_config(write_profile(tmp_path, "name: other\n", "bad"))
+    with pytest.raises(ConfigError, match=r"bad.yml: a profile is a mapping of sections"):
+        load_study_config(write_profile(tmp_path, "- 1\n", "bad"))
+    with pytest.raises(ConfigError, match=r"bad.yml: not a readable profile"):
+        load_study_config(write_profile(tmp_path, "a: [\n", "bad"))
+
+
+def test_overrides_from_the_command_line_are_yaml_typed_and_dotted():
+    pairs = parse_override_pairs([["seed", "3"], ["correlax.n_masks", "64"], ["preprocessing.clahe_clip_limits",
+                                                                                 "[1.5, 3]"]])
+    assert pairs == {"seed": 3, "correlax.n_masks": 64, "preprocessing.clahe_clip_limits": [1.5, 3]}
+    assert nested_overrides(pairs) == {"seed": 3, "correlax": {"n_masks": 64},
+                                       "preprocessing": {"clahe_clip_limits": [1.5, 3]}}
+    config = load_study_config(profile_path("tiny"), pairs)
+    assert (config.seed, config.correlax.n_masks, config.correlax.stride) == (3, 64, 16)  # the rest kept
+
+
+def test_config_as_dict_is_plain_json():
+    values = config_as_dict(CorrelaxConfig())
+    assert values["window_size"] == 256 and isinstance(values, dict)
+    assert config_as_dict(load_study_config(profile_path("tiny")))["preprocessing"]["clahe_clip_limits"] == [1.0, 2.0]

@@ -1,0 +1,77 @@
+"""A study resolves its folders whatever the working directory, and hands out what the chapters read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.paths import ARTIFACTS_ENV_VAR, artifacts_root
+from corrrelax_lib.pipeline.study import FINDINGS, PROGRESS_ENV_VAR, Study
+from corrrelax_lib.testing.explain_job import synthetic_images
+from corrrelax_lib.testing.models import QuadrantMeans
+
+
+def test_folders_do_not_depend_on_the_working_directory(monkeypatch, tmp_path):
+    monkeypatch.delenv(ARTIFACTS_ENV_VAR, raising=False)
+    monkeypatch.delenv("CORRRELAX_DATA", raising=False)
+    here = Study.open("tiny")
+    monkeypatch.chdir(tmp_path)
+    there = Study.open("tiny")
+    assert here.artifacts_dir == there.artifacts_dir == artifacts_root() / "tiny"
+    assert there.artifacts_dir.is_absolute() and there.data_root == there.artifacts_dir / "data" / "phantom-tiny"
+    assert there.results_dir == there.artifacts_dir / "results"
+
+
+def test_real_data_come_from_the_profiles_variable_and_never_leak_into_the_phantoms(monkeypatch, tmp_path):
+    monkeypatch.setenv("CORRRELAX_DATA", str(tmp_path))
+    assert Study.open("full").data_root == tmp_path
+    assert Study.open("tiny").data_root != tmp_path
+    monkeypatch.delenv("CORRRELAX_DATA")
+    full = Study.open("full")
+    assert full.data_root == full.artifacts_dir / "data" / "vindr-mammo"  # prepare_data then says what is missing
+
+
+def test_progress_follows_the_environment(monkeypatch):
+    monkeypatch.setenv(PROGRESS_ENV_VAR, "0")
+    assert not Study.open("tiny").progress
+    monkeypatch.delenv(PROGRESS_ENV_VAR)
+    assert Study.open("tiny").progress
+    assert not Study.open("tiny", progress=False).progress
+
+
+@pytest.fixture
+def study(monkeypatch, tmp_path) -> Study:
+    """The tiny study with a hand-made classifier and four synthetic test images; artifacts in ``tmp_path``."""
+    weight = torch.zeros(4, len(LABELS))
+    weight[0, LABELS.index(FINDINGS[0])] = 4.0
+    run = SimpleNamespace(model=QuadrantMeans(weight, torch.zeros(len(LABELS))), directory=Path("hand-made"))
+    rename = {"a": FINDINGS[0], "b": FINDINGS[1]}
+    images = [replace(image, boxes_by_label={rename[label]: boxes for label, boxes in image.boxes_by_label.items()})
+              for image in synthetic_images()]
+    monkeypatch.setenv(ARTIFACTS_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(Study, "test_images", lambda self: images)
+    opened = Study.open("tiny", {"correlax.window_size": 16, "correlax.stride": 8, "correlax.n_masks": 16,
+                                 "correlax.mask_chunk": 16, "correlax.min_foreground": 0.0})
+    opened._classifier_run = run
+    return opened
+
+
+def test_missing_maps_are_computed_once_and_the_command_is_named(study, capsys):
+    first = study.correlax_maps()
+    said = capsys.readouterr().out
+    assert said.startswith("4 of 4 images have no correlax maps in ") and "computing them here" in said
+    assert "`corrrelax explain --profile tiny --maps correlax`" in said
+    again = study.correlax_maps()
+    assert capsys.readouterr().out == "" and sorted(again) == sorted(first) == [f"img{i}" for i in range(4)]
+    assert study.correlax_maps(compute=False).keys() == first.keys()
+
+
+def test_on_device_shares_the_trained_classifier(study):
+    moved = study.on_device("cuda:3")
+    assert moved.config.device == "cuda:3" and study.config.device == "cpu"
+    assert moved.classifier() is study.classifier()

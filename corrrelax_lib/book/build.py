@@ -42,7 +42,7 @@ def compute_results(study: Study) -> None:
 def run_notebooks(profile: str, overrides: Mapping[str, Any] | None = None, *, only: list[str] | None = None,
                   force: bool = False) -> Study:
     """Compute (:func:`compute_results`), then execute every chapter into ``book/chapters/<name>.ipynb`` and write
-    the status page; returns the study.
+    the status page; returns the study. With ``only``, just those chapters run, each computing what it lacks.
 
     Each chapter is injected ``profile`` and ``overrides`` only and opens the same study; progress bars are off
     (``CORRRELAX_PROGRESS=0`` for this process and its kernels), so the executed chapters hold none.
@@ -50,7 +50,10 @@ def run_notebooks(profile: str, overrides: Mapping[str, Any] | None = None, *, o
     root = repository_root()
     with _environment(PROGRESS_ENV_VAR, "0"):
         study = Study.open(profile, overrides)
-        compute_results(study)
+        if only:
+            study.prepare_data()
+        else:
+            compute_results(study)
         parameters = {"profile": profile, "overrides": dict(overrides or {})}
         for source in notebook_sources(root):
             if only and source.stem not in only:

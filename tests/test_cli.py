@@ -18,7 +18,7 @@ from corrrelax_lib.config import parse_override_pairs
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
 from corrrelax_lib.distributed.gather import MissingArtifactsError
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
+from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, TABLE4_CRITERIA
 from corrrelax_lib.paths import repository_root
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.testing.explain_job import synthetic_images
@@ -59,7 +59,7 @@ def test_explain_then_evaluate_writes_the_maps_and_table_4(inputs, tmp_path, cap
     cli.main(["evaluate", *OVERRIDES])
     table = pd.read_csv(tmp_path / "tiny" / "tables" / "pointing_game.csv", index_col=0)
     assert list(table.columns) == [*TABLE4_CRITERIA, "support"]
-    assert list(table.index) == [*FINDINGS, "Weighted mean"]
+    assert list(table.index) == [*FINDINGS, "Weighted mean", PER_IMAGE_ROW]
     assert table.loc[FINDINGS[0], "support"] == 4 and table.loc[FINDINGS[1], "support"] == 2
     assert table.loc[FINDINGS[0], "prediction > 50%"] == 1.0  # the model predicts the first finding from the patch
     assert "Weighted mean" in capsys.readouterr().out

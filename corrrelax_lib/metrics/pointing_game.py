@@ -26,6 +26,9 @@ TABLE4_CRITERIA: tuple[str, ...] = ("prediction > 25%", "prediction > 50%", "cor
 #: Index names of a table's last, weighted-mean row (ours, and the paper's Table 4).
 WEIGHTED_MEAN_ROWS: tuple[str, ...] = ("Weighted mean", "Weighted Mean Accuracy")
 
+#: Index name of the row that divides all hits by the images with a finding (the paper's "weighted mean").
+PER_IMAGE_ROW = "Hits per image"
+
 
 def hit(
     heatmap: np.ndarray,
@@ -165,15 +168,17 @@ def pointing_game_table(pairs: pd.DataFrame, criteria: Sequence[str], labels: Se
         labels: the table's rows, in order; every label of ``pairs`` must be one of them.
 
     Returns:
-        DataFrame indexed by ``labels`` then ``"Weighted mean"``, with one float column per
-        criterion (hits / pairs; NaN for a label without pairs) and an int ``support``
-        column (pairs). The last row is the support-weighted mean of the label rows, i.e.
-        all hits over all pairs, and the total support.
+        DataFrame indexed by ``labels``, then ``"Weighted mean"`` and :data:`PER_IMAGE_ROW`, with one
+        float column per criterion (hits / pairs; NaN for a label without pairs) and an int ``support``
+        column (pairs). ``"Weighted mean"`` is the support-weighted mean of the label rows, i.e. all
+        hits over all pairs, with the total support; :data:`PER_IMAGE_ROW` is all hits over the images
+        (its support), which is what the paper's "Weighted Mean Accuracy" computes (chapter 07): it
+        can exceed 1 when images hold findings of several labels.
 
     >>> pairs = pd.DataFrame({"image_id": ["a", "b", "b"], "label": ["Mass", "Mass", "Retractions"],
     ...                       "correlation > 0": [True, False, True]})
     >>> pointing_game_table(pairs, ["correlation > 0"], ["Mass", "Retractions"])["correlation > 0"].tolist()
-    [0.5, 1.0, 0.6666666666666666]
+    [0.5, 1.0, 0.6666666666666666, 1.0]
     """
     missing = [column for column in ("image_id", "label", *criteria) if column not in pairs.columns]
     if missing:
@@ -198,6 +203,9 @@ def pointing_game_table(pairs: pd.DataFrame, criteria: Sequence[str], labels: Se
     table["support"] = by_label.size().reindex(list(labels), fill_value=0)
     # All hits over all pairs: the support-weighted mean of the label rows.
     table.loc[WEIGHTED_MEAN_ROWS[0]] = [*hits.mean(), len(hits)]
+    # All hits over the images with a finding: the paper's "Weighted Mean Accuracy".
+    n_images = pairs["image_id"].nunique()
+    table.loc[PER_IMAGE_ROW] = [*(hits.sum() / n_images if n_images else hits.sum() * np.nan), n_images]
     table.index.name = "label"
     return table.astype({"support": "int64"})
 
@@ -205,13 +213,13 @@ def pointing_game_table(pairs: pd.DataFrame, criteria: Sequence[str], labels: Se
 def support_weighted_mean(table: pd.DataFrame, criteria: Sequence[str]) -> pd.Series:
     """Mean of each criterion over the label rows of a Table-4-shaped table, weighted by ``support``.
 
-    The weighted-mean row itself (any index in :data:`WEIGHTED_MEAN_ROWS`) is left out, and so
-    are labels without support. NaN when no label has support.
+    The summary rows (any index in :data:`WEIGHTED_MEAN_ROWS`, and :data:`PER_IMAGE_ROW`) are left
+    out, and so are labels without support. NaN when no label has support.
 
     Returns:
         Series indexed by ``criteria``.
     """
-    rows = table.loc[~table.index.isin(WEIGHTED_MEAN_ROWS)]
+    rows = table.loc[~table.index.isin([*WEIGHTED_MEAN_ROWS, PER_IMAGE_ROW])]
     rows = rows.loc[rows["support"] > 0]
     if rows.empty:
         return pd.Series(np.nan, index=list(criteria))

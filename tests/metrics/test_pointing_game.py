@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from corrrelax_lib.metrics.pointing_game import (
+    PER_IMAGE_ROW,
     chance_hit_rate,
     hit,
     pointing_game_table,
@@ -195,13 +196,13 @@ PAIRS = pd.DataFrame(
 
 def test_table_counts_hits_per_label_and_criterion():
     table = pointing_game_table(PAIRS, CRITERIA, LABELS)
-    assert list(table.index) == [*LABELS, "Weighted mean"]
+    assert list(table.index) == [*LABELS, "Weighted mean", PER_IMAGE_ROW]
     assert list(table.columns) == [*CRITERIA, "support"]
     assert table["support"].dtype == np.int64
     assert table.loc["Mass", "prediction > 25%"] == pytest.approx(2 / 3)
     assert table.loc["Mass", "correlation > 0"] == pytest.approx(1 / 3)
     assert table.loc["Asymmetries"].tolist() == [0.0, 1.0, 1]
-    assert table["support"].tolist() == [3, 1, 0, 4]
+    assert table["support"].tolist() == [3, 1, 0, 4, 3]  # 4 pairs on 3 images
 
 
 def test_table_weighted_mean_is_all_hits_over_all_pairs():
@@ -211,6 +212,14 @@ def test_table_weighted_mean_is_all_hits_over_all_pairs():
     pd.testing.assert_series_equal(
         support_weighted_mean(table, CRITERIA), table.loc["Weighted mean", CRITERIA], check_names=False
     )
+
+
+def test_hits_per_image_divides_all_hits_by_the_images_as_the_paper_does():
+    table = pointing_game_table(PAIRS, CRITERIA, LABELS)
+    # 2 hits of each criterion over images a, b, c; image a has a Mass and an Asymmetries pair.
+    assert table.loc[PER_IMAGE_ROW, CRITERIA].tolist() == pytest.approx([2 / 3, 2 / 3])
+    pd.testing.assert_series_equal(support_weighted_mean(table, CRITERIA), table.loc["Weighted mean", CRITERIA],
+                                   check_names=False)  # the summary rows are not averaged in
 
 
 def test_a_label_without_pairs_has_nan_accuracy():

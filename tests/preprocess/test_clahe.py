@@ -23,7 +23,8 @@ def textured_image(height: int, width: int, bits_stored: int, seed: int = 0) -> 
     Like a detector image min-max scaled by ``read_mammogram``: ``2**bits_stored`` evenly spaced levels.
     """
     rng = np.random.default_rng(seed)
-    texture = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), sigmaX=width / 60)
+    coarse = rng.standard_normal((max(2, height // 32), max(2, width // 32))).astype(np.float32)
+    texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)  # blobs ~32 px across
     texture /= np.abs(texture).max()
     ramp = np.linspace(0.25, 0.75, width, dtype=np.float32)[None, :]
     image = np.clip(ramp + 0.2 * texture, 0.0, 1.0)
@@ -50,7 +51,7 @@ def test_eight_bit_histogram_is_opencvs_8_bit_clahe(shape, clip_limit):
     opencv = opencv_clahe_8bit(image, clip_limit)
     # OpenCV rounds its look-up tables to 8 bits, ours keeps them in floating point: one grey level apart at most.
     assert np.abs(ours - opencv).max() <= 1 / 255 + 1e-6
-    assert np.abs(ours - opencv).mean() < 0.3 / 255
+    assert np.abs(ours - opencv).mean() < 0.5 / 255  # rounding alone
 
 
 def test_histogram_depth_is_bounded_by_the_data_levels_and_the_tile_area():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
+from corrrelax_lib.testing.dicom import breast_like_image, write_test_dicom
 
 
 @pytest.fixture
@@ -31,3 +32,17 @@ def test_boxes_given_in_resampled_pixels_move_into_the_roi(scan):
     half = preprocess_mammogram(scan, np.array([[10.0, 90.0, 30.0, 110.0]]), image_height=200)
     x0, y0 = half.roi[:2]
     np.testing.assert_allclose(half.boxes_xyxy, [[10.0 - x0, 90.0 - y0, 30.0 - x0, 110.0 - y0]])
+
+
+def test_voi_option_reaches_the_fused_image_and_the_record(tmp_path):
+    stored = breast_like_image(192, 144)
+    path = write_test_dicom(tmp_path / "w.dicom", stored, bits_stored=12, window=(3072.0, 1024.0))
+    plain = preprocess_mammogram(path)
+    windowed = preprocess_mammogram(path, apply_voi_lut=True)
+    assert plain.intensity.voi_applied == "none" and windowed.intensity.voi_applied == "window"
+    assert plain.intensity.window == windowed.intensity.window == (3072.0, 1024.0)
+    # The window clips the outer half of the breast (stored 2047-2560) to black: a smaller ROI inside the plain one.
+    (px0, py0, px1, py1), (wx0, wy0, wx1, wy1) = plain.roi, windowed.roi
+    assert px0 <= wx0 and py0 <= wy0 and wx1 <= px1 and wy1 <= py1 and (wx1 - wx0) * (wy1 - wy0) < 0.7 * (
+        (px1 - px0) * (py1 - py0))
+    assert plain.clahe_bits == windowed.clahe_bits == 8  # 192 x 144 px: tiles of 432 pixels

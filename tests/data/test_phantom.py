@@ -27,9 +27,10 @@ from corrrelax_lib.data.phantom import (
     writer,
 )
 from corrrelax_lib.data.phantom.anatomy import inside_breast
-from corrrelax_lib.data.phantom.dicom import jpeg2000_available
+from corrrelax_lib.data.phantom.dicom import DEVICE_PROFILES, encode_dicom, jpeg2000_available
 from corrrelax_lib.data.phantom.placement import CONTOUR_CATEGORIES
 from corrrelax_lib.data.phantom.render import render_brightness
+from corrrelax_lib.io.mammogram import read_mammogram_with_record
 
 MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "phantom-tiny.yml"
 SMALL = PhantomConfig(seed=3, n_patients=3, image_height_range=(160, 200))
@@ -142,6 +143,67 @@ def test_manifest_matches_the_planner(manifest: dict) -> None:
     assert manifest["n_images"] == config.n_images == len(plan_phantom_dataset(config))
     assert manifest["n_files"] == config.n_images + 2
     assert "SYNTHETIC" in manifest["description"]
+
+
+def test_manifest_dataset_has_one_full_size_training_study(manifest_plans) -> None:
+    config = PhantomConfig.from_manifest(MANIFEST)
+    low, high = config.full_size_height_range
+    full_size = [plan for plan in manifest_plans if plan.height > config.image_height_range[1]]
+    assert len(full_size) == 4 * config.full_size_studies == 4
+    assert {plan.ids.study_id for plan in full_size} == {full_size[0].ids.study_id}
+    assert {plan.split for plan in full_size} == {"training"}
+    assert all(low <= plan.height <= high and 0.72 <= plan.width / plan.height <= 0.85 for plan in full_size)
+    assert 3300 * 2300 < full_size[0].height * full_size[0].width < 3500 * 3000  # VinDr-Mammo: 3387 x 2647 mean
+    others = [plan for plan in manifest_plans if plan not in full_size]
+    assert all(config.image_height_range[0] <= plan.height <= config.image_height_range[1] for plan in others)
+
+
+def test_full_size_studies_leave_every_other_image_as_it_was() -> None:
+    config = PhantomConfig(seed=2, n_patients=6, image_height_range=(160, 200))
+    plain = plan_phantom_dataset(config)
+    full = dataclasses.replace(config, full_size_studies=1, full_size_height_range=(900, 950))
+    with_full = plan_phantom_dataset(full)
+    changed = [index for index, (a, b) in enumerate(zip(plain, with_full, strict=True)) if a != b]
+    assert len(changed) == 4 and with_full[changed[0]].height >= 900 and with_full[changed[0]].split == "training"
+    with pytest.raises(ValueError, match="full_size_studies"):
+        PhantomConfig(n_patients=5, full_size_studies=5)  # only 4 of them are training studies
+
+
+def test_device_profiles_are_as_messy_as_vindr(manifest_plans) -> None:
+    """Windows, a VOI LUT Sequence, PresentationLUTShape present and absent, MONOCHROME1 with INVERSE."""
+    encodings = {dataclasses.replace(plan.encoding, transfer_syntax_uid="") for plan in manifest_plans}
+    assert encodings == set(DEVICE_PROFILES)  # every simulated scanner is used
+    assert any(e.bits_stored == 12 and e.window is not None for e in encodings)  # 12 bits in a 16-bit container
+    assert any(e.voi_lut for e in encodings) and any(e.window is None for e in encodings)
+    assert {e.presentation_lut_shape for e in encodings} == {"IDENTITY", "INVERSE", None}
+    for encoding in encodings:  # what DX/MG images must carry when they carry the tag (PS3.3 C.8.11.3)
+        expected = {"MONOCHROME1": "INVERSE", "MONOCHROME2": "IDENTITY"}[encoding.photometric]
+        assert encoding.presentation_lut_shape in (expected, None)
+
+
+@pytest.mark.parametrize("device", DEVICE_PROFILES, ids=lambda e: f"{e.photometric}-{e.bits_stored}-"
+                         f"{'lut' if e.voi_lut else 'window' if e.window else 'nowindow'}-{e.presentation_lut_shape}")
+def test_every_device_profile_reads_back_breast_bright(tmp_path: Path, device) -> None:
+    plan = plan_phantom_dataset(SMALL)[1]
+    plan = dataclasses.replace(plan, encoding=dataclasses.replace(device, transfer_syntax_uid=ExplicitVRLittleEndian))
+    path = tmp_path / "image.dicom"
+    path.write_bytes(encode_dicom(plan, render_phantom_image(plan)))
+    brightness = np.clip(render_brightness(plan), 0.0, 1.0)
+    image, record = read_mammogram_with_record(path)
+    assert record.inverted == (device.photometric == "MONOCHROME1") and record.voi_applied == "none"
+    assert record.presentation_lut_shape == device.presentation_lut_shape
+    assert record.bits_stored == device.bits_stored and (record.window is None) == (device.window is None)
+    expected = (brightness - brightness.min()) / (brightness.max() - brightness.min())
+    np.testing.assert_allclose(image, expected, atol=2 / 2**device.bits_stored)
+    windowed, windowed_record = read_mammogram_with_record(path, apply_voi_lut=True)
+    assert windowed_record.voi_applied == ("lut" if device.voi_lut else "window" if device.window else "none")
+    if device.window is not None:  # the window's low end turns black, its high end white: still breast bright
+        low, high = device.window
+        if not device.voi_lut:  # a linear window, then min-max scaling
+            clipped = np.clip((brightness - low) / (high - low), 0, 1)
+            expected = (clipped - clipped.min()) / (clipped.max() - clipped.min())
+            np.testing.assert_allclose(windowed, expected, atol=0.002)
+        assert np.corrcoef(windowed.ravel(), brightness.ravel())[0, 1] > 0.95
 
 
 def test_written_file_count_matches_the_config(small_root: Path) -> None:
@@ -311,3 +373,5 @@ def test_config_rejects_nonsense() -> None:
         PhantomConfig(image_height_range=(300, 200))
     with pytest.raises(ValueError):
         PhantomConfig(boxes_per_finding_image=4.0)
+    with pytest.raises(ValueError):
+        PhantomConfig(full_size_height_range=(3500, 3300))

@@ -224,8 +224,7 @@ def plan_phantom_dataset(config: PhantomConfig) -> list[ImagePlan]:
     """
     seed, n_patients = config.seed, config.n_patients
     rng = np.random.default_rng(np.random.SeedSequence([seed, DATASET_STREAM]))
-    n_test = min(n_patients - 1, max(1, round(config.test_fraction * n_patients))) if config.test_fraction > 0 else 0
-    test_patients = set(rng.permutation(n_patients)[:n_test].tolist())
+    test_patients = set(rng.permutation(n_patients)[: config.n_test_patients].tolist())
     densities = rng.choice(list(DENSITY_PROBABILITIES), size=n_patients, p=list(DENSITY_PROBABILITIES.values()))
     ages = rng.integers(40, 76, size=n_patients)
     heights = rng.integers(config.image_height_range[0], config.image_height_range[1] + 1, size=n_patients)
@@ -243,6 +242,11 @@ def plan_phantom_dataset(config: PhantomConfig) -> list[ImagePlan]:
             assign_boxes(rng, box_quota(n_finding, config.boxes_per_finding_image), finding_images, views)
         )
     encodings = plan_encodings(rng, n_patients, VIEWS_PER_PATIENT)
+    if config.full_size_studies:  # drawn last, so that every other draw is the same as without them
+        training_patients = [patient for patient in range(n_patients) if patient not in test_patients]
+        for patient in sorted(rng.permutation(training_patients)[: config.full_size_studies].tolist()):
+            heights[patient] = rng.integers(config.full_size_height_range[0], config.full_size_height_range[1] + 1)
+            widths[patient] = round(heights[patient] * rng.uniform(*config.width_ratio_range))
 
     geometry = {}
     for index in range(config.n_images):

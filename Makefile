@@ -22,9 +22,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
+	tools/ensure-system-packages npm
 	$(PY) -m corrrelax_lib.book build --profile $(PROFILE)
 
+# The suite builds the book (npm) and opens it in Debian's Chromium (tests/book/test_browser.py).
 test: $(STAMP)
+	tools/ensure-system-packages chromium npm
 	$(VENV)/bin/ruff check corrrelax_lib tests notebooks
 	$(PY) -m pytest
 

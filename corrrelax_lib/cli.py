@@ -26,11 +26,14 @@ import yaml
 
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.book.profiles import Profile, load_profile, parse_overrides
-from corrrelax_lib.data.sources import prepare_dataset
+from corrrelax_lib.data.image_store import CachedImageError
+from corrrelax_lib.data.sources import DatasetUnavailableError, prepare_dataset
 from corrrelax_lib.data.validation import validate_dataset
+from corrrelax_lib.data.vindr import AnnotationError
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.io.atomic import atomic_write_text
+from corrrelax_lib.io.mammogram import MammogramReadError
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, pointing_game_table
 from corrrelax_lib.paths import manifest_path, repository_root
 from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
@@ -44,6 +47,7 @@ from corrrelax_lib.pipeline.profile_inputs import (
     profile_inputs,
     profile_maps,
 )
+from corrrelax_lib.preprocess.roi import EmptyBreastError
 
 COMMANDS = ("check-data", "train", "explain", "evaluate")
 
@@ -131,8 +135,19 @@ def evaluate(parameters: Mapping[str, Any], output: Path | None = None, maps: Se
     return output
 
 
+#: Errors about the user's data, files or folders: printed as their message (which names the file and line), not
+#: as a traceback; ``--debug`` shows the traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    AnnotationError, DatasetUnavailableError, MammogramReadError, EmptyBreastError, CachedImageError, OSError,
+)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``corrrelax`` (and ``python -m corrrelax_lib.cli``)."""
+    """Entry point of ``corrrelax`` (and ``python -m corrrelax_lib.cli``).
+
+    An error in the user's data or files (:data:`USER_ERRORS`) is printed as one message naming the file,
+    and the command exits with status 1; ``--debug`` re-raises it with its traceback.
+    """
     parser = argparse.ArgumentParser(prog="corrrelax", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=COMMANDS,
@@ -146,7 +161,19 @@ def main(argv: list[str] | None = None) -> None:
                              "evaluate: with baselines, chapter 08's comparison table too")
     parser.add_argument("--output", type=Path, help="evaluate: the CSV to write (default: "
                                                     "<artifacts>/<profile>/tables/pointing_game.csv)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error in the data or files")
     args = parser.parse_args(argv)
+    try:
+        _run(args)
+    except USER_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"corrrelax {args.command}: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _run(args: argparse.Namespace) -> None:
+    """Run the parsed command."""
     profile = load_profile(args.profile, parse_overrides(args.parameter))
     if args.command == "check-data":
         sys.exit(0 if check_data(profile) else 1)

@@ -36,6 +36,7 @@ crop_aspect = [0.33, 1.66]
 backbone = "mobilenet_v3_small"
 focal_alpha = 0.95
 focal_gamma = 2.5
+focal_alpha_form = "alpha_t"
 epochs = 8
 batch_size = 48
 window_size = 64

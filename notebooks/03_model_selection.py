@@ -42,6 +42,7 @@ learning_rate = 1e-3
 final_learning_rate = 1e-7
 focal_alpha = 0.95
 focal_gamma = 2.5
+focal_alpha_form = "alpha_t"
 batch_size = 48
 num_workers = 0
 progress = False
@@ -89,6 +90,7 @@ protocol = dict(
     crop_size=crop_size, crop_scale=tuple(crop_scale), crop_aspect=tuple(crop_aspect),
     epochs=model_selection_epochs, batch_size=batch_size, learning_rate=learning_rate,
     final_learning_rate=final_learning_rate, focal_alpha=focal_alpha, focal_gamma=focal_gamma,
+    focal_alpha_form=focal_alpha_form,
     clahe_clip_limits=tuple(clahe_clip_limits), clahe_tile_grid=clahe_tile_grid, seed=seed, device=device,
     num_workers=num_workers,
 )

@@ -39,6 +39,7 @@ learning_rate = 1e-3
 final_learning_rate = 1e-7
 focal_alpha = 0.95
 focal_gamma = 2.5
+focal_alpha_form = "alpha_t"
 epochs = 150
 batch_size = 16
 num_workers = 0
@@ -74,6 +75,25 @@ inputs = profile_inputs(parameters)
 images = inputs.images
 explainer, maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
 pairs = pointing_game_pairs(images, maps, FINDINGS, tolerance=pointing_tolerance)
+
+# %% [markdown]
+# ## Where a map points
+#
+# The predicted location of a finding is its map's maximum (§3.5), taken on the ROI-pixel map that
+# the IoU-smoothed window values are upsampled to. Each window's value sits at its centre, so the
+# outermost window centres lie half a window inside the ROI's border; beyond them the map is held
+# constant out to the border. A maximum in the first row or column of windows is therefore a
+# plateau that reaches the border, and its first pixel in row-major order would be the border pixel
+# x = 0 or y = 0, where no window is centred: a finding near the skin line or in the axilla (skin
+# thickening, retractions, lymph nodes) would be scored a miss although its own window is the
+# strongest. We take the plateau's pixel farthest from the border, which is that window's centre
+# (`corrrelax_lib.metrics.pointing_game.predicted_location`; every method of the baselines chapter
+# is scored the same way).
+
+# %%
+display(Markdown(f"On this build's grid ({window_size}-px windows, stride {stride}) the outermost window centres "
+                 f"lie {(window_size - 1) / 2:.1f} px inside the ROI border; a box is hit within "
+                 f"{pointing_tolerance} px of it."))
 
 # %% [markdown]
 # ## Table 4

@@ -41,6 +41,7 @@ learning_rate = 1e-3
 final_learning_rate = 1e-7
 focal_alpha = 0.95
 focal_gamma = 2.5
+focal_alpha_form = "alpha_t"
 epochs = 150
 batch_size = 16
 num_workers = 0

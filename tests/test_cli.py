@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -75,9 +76,15 @@ def test_notebooks_read_the_maps_the_command_line_wrote(inputs, monkeypatch):
     assert sorted(maps) == [f"img{i}" for i in range(4)]
 
 
-def test_evaluate_before_explain_says_which_maps_are_missing(inputs, tmp_path):
-    with pytest.raises(MissingArtifactsError, match=r"correlax/tiny-run-\w+: 4 of 4 image\(s\)"):
+def test_evaluate_before_explain_says_which_maps_are_missing(inputs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_missing:
         cli.main(["evaluate", *OVERRIDES, "--output", str(tmp_path / "table.csv")])
+    assert exit_missing.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("corrrelax evaluate: error: ") and "Traceback" not in err
+    assert re.search(r"correlax/tiny-run-\w+: 4 of 4 image\(s\) have no complete artifact", err)
+    with pytest.raises(MissingArtifactsError, match=r"correlax/tiny-run-\w+: 4 of 4 image\(s\)"):
+        cli.main(["evaluate", *OVERRIDES, "--output", str(tmp_path / "table.csv"), "--debug"])
     assert not (tmp_path / "table.csv").exists()
 
 
@@ -108,7 +115,7 @@ def test_explain_baselines_writes_one_artifact_per_image_and_method(inputs, tmp_
 def test_evaluate_with_baselines_gathers_the_comparison_table_without_computing(inputs, tmp_path, monkeypatch):
     cli.main(["explain", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "correlax"])
     with pytest.raises(MissingArtifactsError, match=r"baselines/tiny-run-\w+: 4 of 4 image\(s\)"):
-        cli.main(["evaluate", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])
+        cli.main(["evaluate", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines", "--debug"])
     cli.main(["explain", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])
     monkeypatch.setattr(CorRELAX, "explain", lambda *args, **kwargs: pytest.fail("evaluate computed a map"))
     cli.main(["evaluate", *OVERRIDES, *BASELINE_OVERRIDES, "--maps", "baselines"])

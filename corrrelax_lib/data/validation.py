@@ -1,11 +1,13 @@
 """Check a VinDr-Mammo download against its data manifest, before any pixel is read.
 
 The manifest (``data_manifests/vindr-mammo.yml``) gives the layout, the CSV columns and
-the published counts. :func:`validate_dataset` reads only the CSVs' id columns and walks
-``<root>/images`` once, so a full download (20 000 DICOM files) is checked in under a
-second on a local disk. The report separates what breaks a run (missing CSVs, columns or images; images
-not at ``images/<study_id>/<image_id>.dicom``) from what is only information (files no
-CSV lists; counts below the manifest's, as when working on a subset).
+the published counts. :func:`validate_dataset` reads the CSVs with the functions training reads
+them with (so every row training would refuse is reported, with its file and line) and walks
+``<root>/images`` once, so a full download (20 000 DICOM files) is checked in about a second on a
+local disk. The report separates what breaks a run (missing CSVs, columns or images; images not at
+``images/<study_id>/<image_id>.dicom``; unreadable rows) from repairs (boxes reaching past their image,
+clipped and counted) and from what is only information (files no CSV lists; counts below the
+manifest's, as when working on a subset).
 
 >>> from corrrelax_lib.paths import manifest_path
 >>> report = validate_dataset(Path("data/vindr"), manifest_path("vindr-mammo"))  # doctest: +SKIP
@@ -24,6 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from corrrelax_lib.data.vindr import (
+    FINDINGS_CSV,
+    AnnotationError,
+    AnnotationProblem,
+    ClippedBox,
+    clipped_boxes,
+    clipped_boxes_summary,
+    n_finding_boxes,
+    read_breast_annotations,
+    read_finding_annotations,
+)
 
 CSV_KEYS = ("finding_annotations", "breast_level_annotations")  # manifest ``layout`` keys, checked in this order
 N_UNEXPECTED_KEPT = 50  # paths of unlisted files kept as examples; the count covers all of them
@@ -84,6 +98,9 @@ class DataValidationReport:
         n_unexpected_files: files under ``images/`` that no CSV lists (information only).
         unexpected_files: the first of them, sorted, at most ``N_UNEXPECTED_KEPT``.
         counts: images, studies and images per split listed in the CSVs, against the manifest.
+        annotation_problems: what the loaders training uses refuse in the CSVs' contents, with file and line.
+        clipped_boxes: finding boxes that reached past their image and were clipped (a counted repair).
+        n_boxes: finding boxes in ``finding_annotations.csv`` (0 when it could not be read).
     """
 
     root: Path
@@ -99,11 +116,19 @@ class DataValidationReport:
     n_unexpected_files: int
     unexpected_files: tuple[str, ...]
     counts: tuple[CountCheck, ...]
+    annotation_problems: tuple[AnnotationProblem, ...] = ()
+    clipped_boxes: tuple[ClippedBox, ...] = ()
+    n_boxes: int = 0
 
     @property
     def ok(self) -> bool:
-        """Whether a run can use the root: every CSV, column and listed image is in place."""
-        return not (self.missing_csvs or self.missing_columns or self.missing_images or self.misplaced_images)
+        """Whether a run can use the root: every CSV, column and listed image in place, every row readable."""
+        return not (self.missing_csvs or self.missing_columns or self.missing_images or self.misplaced_images
+                    or self.annotation_problems)
+
+    def repairs_summary(self, max_lines: int = 5) -> str:
+        """How many finding boxes were clipped to their image, with the CSV lines of the first ``max_lines``."""
+        return clipped_boxes_summary(self.clipped_boxes, self.n_boxes, FINDINGS_CSV, max_lines)
 
     def summary(self, max_items: int = 10) -> str:
         """A readable report: status and what to do first, then details and counts.
@@ -113,6 +138,11 @@ class DataValidationReport:
         """
         lines = [f"{self.manifest_name} at {self.root}: {'OK' if self.ok else 'NOT OK'}"]
         lines += [f"- {problem}" for problem in self._problems()]
+        if self.annotation_problems:
+            lines.append("Annotation rows training would refuse:")
+            rows = [str(problem) for problem in self.annotation_problems]
+            lines += _indented(rows, max_items, len(rows))
+        lines.append(f"Repairs: {self.repairs_summary()}")
         if self.missing_images:
             lines.append("Missing images (first CSV row naming each):")
             rows = [f"{image.path}  ({image.csv_file}, line {image.line})" for image in self.missing_images]
@@ -155,6 +185,11 @@ class DataValidationReport:
             problems.append(
                 f"{len(self.misplaced_images)} image(s) are not where the layout puts them: "
                 f"move each to {self.images_layout}."
+            )
+        if self.annotation_problems:
+            problems.append(
+                f"{len(self.annotation_problems)} problem(s) in the annotation CSVs' contents (listed below): "
+                f"training would stop on them; fix the rows or download the files again."
             )
         return problems
 
@@ -201,7 +236,8 @@ def validate_dataset(root: Path, manifest_file: Path) -> DataValidationReport:
             missing_csvs.append(csv_file)
             continue
         header, rows = _read_ids(root / csv_file)
-        lacking = tuple(column for column in manifest[f"{key}_columns"] if column not in header)
+        # An empty file has no header at all: its reader below says so, rather than "lacks every column".
+        lacking = tuple(column for column in manifest[f"{key}_columns"] if header and column not in header)
         if lacking:
             missing_columns[csv_file] = lacking
         for image in rows:
@@ -222,6 +258,22 @@ def validate_dataset(root: Path, manifest_file: Path) -> DataValidationReport:
         else:
             missing.append(MissingImage(path, image.csv_file, image.line))
     unexpected = sorted(present - accounted)
+    # The contents, read by the functions training reads them with, when the headers are complete.
+    problems: list[AnnotationProblem] = []
+    clipped: tuple[ClippedBox, ...] = ()
+    n_boxes = 0
+    readers = {"finding_annotations": read_finding_annotations, "breast_level_annotations": read_breast_annotations}
+    for key, reader in readers.items():
+        csv_file = str(layout[key])
+        if csv_file in missing_csvs or csv_file in missing_columns:
+            continue
+        try:
+            frame = reader(root / csv_file)
+        except AnnotationError as error:
+            problems += error.problems
+            continue
+        if key == "finding_annotations":
+            clipped, n_boxes = tuple(clipped_boxes(frame)), n_finding_boxes(frame)
 
     return DataValidationReport(
         root=root,
@@ -237,6 +289,9 @@ def validate_dataset(root: Path, manifest_file: Path) -> DataValidationReport:
         n_unexpected_files=len(unexpected),
         unexpected_files=tuple(unexpected[:N_UNEXPECTED_KEPT]),
         counts=_counts(list(listed.values()), manifest.get("expected", {})),
+        annotation_problems=tuple(problems),
+        clipped_boxes=clipped,
+        n_boxes=n_boxes,
     )
 
 

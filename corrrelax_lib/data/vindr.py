@@ -13,9 +13,13 @@ Each annotated box is one multi-label sample; each image without findings is one
 from __future__ import annotations
 
 import ast
+import csv
 import hashlib
 import os
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -35,10 +39,59 @@ BREAST_COLUMNS: tuple[str, ...] = (
 )
 SPLITS: tuple[str, ...] = ("training", "test")
 BOX_COLUMNS: list[str] = ["xmin", "ymin", "xmax", "ymax"]
+#: Where :func:`read_finding_annotations` keeps the coordinates of a box it clipped (NaN elsewhere).
+ORIGINAL_BOX_COLUMNS: list[str] = [f"{column}_original" for column in BOX_COLUMNS]
+ID_COLUMNS: tuple[str, ...] = ("study_id", "image_id")
+SIZE_COLUMNS: tuple[str, ...] = ("height", "width")
+MAX_PROBLEMS_SHOWN = 10  # an AnnotationError's message lists this many problems, then counts the rest
 
 
 class AnnotationError(ValueError):
-    """An annotation table that breaks the VinDr-Mammo schema; the message names file and row."""
+    """An annotation table that breaks the VinDr-Mammo schema; the message names the file and the lines.
+
+    Attributes:
+        problems: every problem found, in file order (the message shows the first few).
+    """
+
+    def __init__(self, problems: Sequence[AnnotationProblem]) -> None:
+        self.problems = tuple(problems)
+        shown = [str(problem) for problem in self.problems[:MAX_PROBLEMS_SHOWN]]
+        if len(self.problems) > len(shown):
+            shown.append(f"... and {len(self.problems) - len(shown)} more problem(s)")
+        super().__init__("\n".join(shown))
+
+
+@dataclass(frozen=True)
+class AnnotationProblem:
+    """One reason an annotation file cannot be used: the file, the CSV line (``None``: the whole file), what."""
+
+    csv_file: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = str(self.csv_file) if self.line is None else f"{self.csv_file}, line {self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ClippedBox:
+    """A finding box that reached past its image and was clipped to it (a documented repair).
+
+    About 2 % of VinDr-Mammo's boxes (42 of 2,254 finding boxes) extend a few pixels past the image
+    edge (negative ``xmin``/``ymin`` down to about -27 px, or ``xmax``/``ymax`` beyond ``width``/
+    ``height``); none lies entirely outside. Their part inside the image is the finding.
+
+    Attributes:
+        line: the box's CSV line (line 1 is the header).
+        image_id: the image it belongs to.
+        original, clipped: ``(xmin, ymin, xmax, ymax)`` as written and after clipping, pixels.
+    """
+
+    line: int
+    image_id: str
+    original: tuple[float, float, float, float]
+    clipped: tuple[float, float, float, float]
 
 
 def image_path(root: str | os.PathLike[str], study_id: str, image_id: str) -> Path:
@@ -47,29 +100,77 @@ def image_path(root: str | os.PathLike[str], study_id: str, image_id: str) -> Pa
 
 
 def read_finding_annotations(csv_path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read and validate ``finding_annotations.csv``.
+    """Read and validate ``finding_annotations.csv``; boxes reaching past their image are clipped to it.
 
-    Adds two columns: ``categories`` (tuple of VinDr category strings parsed from
-    ``finding_categories``) and ``labels`` (tuple of the paper's labels, each once).
+    Adds three columns: ``categories`` (tuple of VinDr category strings parsed from
+    ``finding_categories``), ``labels`` (tuple of the paper's labels, each once) and
+    ``box_clipped`` (bool: the box reached past the image and was clipped, see :class:`ClippedBox`;
+    :func:`clipped_boxes` lists them with their CSV lines).
 
     Raises:
-        AnnotationError: missing column, unknown split, unparsable categories, a finding
-            row without a box, or a box outside its image; the message names the file and
-            the CSV line.
+        AnnotationError: every problem of the file, each with its CSV line: a missing file or
+            column, an empty or header-only file, a row with too many or too few fields, a missing id,
+            size or split, an unknown split, a non-numeric size or coordinate, unparsable categories,
+            a finding row without a box, an inverted box, or a box entirely outside its image.
     """
-    frame = _read_csv(csv_path, FINDING_COLUMNS)
-    frame["categories"] = [
-        _parse_categories(text, csv_path, line) for line, text in _lines(frame, "finding_categories")
-    ]
+    csv_path = Path(csv_path)
+    frame, problems = _read_csv(csv_path, FINDING_COLUMNS)
+    frame["categories"] = [_parse_categories(text, csv_path, line, problems) for line, text in
+                           _lines(frame, "finding_categories")]
     frame["labels"] = frame["categories"].map(group_categories)
-    for line, (_, row) in zip(_line_numbers(frame), frame.iterrows(), strict=True):
-        _check_box(row, csv_path, line)
+    frame["box_clipped"] = False
+    frame[ORIGINAL_BOX_COLUMNS] = np.nan
+    for index, line in zip(frame.index, _line_numbers(frame), strict=True):
+        _check_box(frame, index, csv_path, line, problems)
+    if problems:
+        raise AnnotationError(problems)
     return frame
 
 
 def read_breast_annotations(csv_path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read and validate ``breast-level_annotations.csv`` (one row per image)."""
-    return _read_csv(csv_path, BREAST_COLUMNS)
+    """Read and validate ``breast-level_annotations.csv`` (one row per image).
+
+    Raises:
+        AnnotationError: as :func:`read_finding_annotations`, for the columns of this file.
+    """
+    csv_path = Path(csv_path)
+    frame, problems = _read_csv(csv_path, BREAST_COLUMNS)
+    if problems:
+        raise AnnotationError(problems)
+    return frame
+
+
+def clipped_boxes(findings: pd.DataFrame) -> list[ClippedBox]:
+    """The boxes :func:`read_finding_annotations` clipped to their image, in CSV order."""
+    rows = findings.loc[findings["box_clipped"]]
+    return [
+        ClippedBox(line=int(row["csv_line"]), image_id=str(row["image_id"]),
+                   original=tuple(float(v) for v in row[ORIGINAL_BOX_COLUMNS]),
+                   clipped=tuple(float(v) for v in row[BOX_COLUMNS]))
+        for _, row in rows.iterrows()
+    ]
+
+
+def n_finding_boxes(findings: pd.DataFrame) -> int:
+    """Rows of :func:`read_finding_annotations` output that carry a box."""
+    return int(findings[BOX_COLUMNS].notna().all(axis=1).sum())
+
+
+def clipped_boxes_summary(
+    clipped: Sequence[ClippedBox], n_boxes: int, csv_file: str | os.PathLike[str], max_lines: int = 5,
+) -> str:
+    """One line saying how many of ``n_boxes`` boxes were clipped to their image, with the first CSV lines.
+
+    >>> findings = read_finding_annotations(path)  # doctest: +SKIP
+    >>> clipped_boxes_summary(clipped_boxes(findings), n_finding_boxes(findings), path)  # doctest: +SKIP
+    'finding_annotations.csv: 2 of 40 finding boxes reached past their image and were clipped to it (lines 7, 31)'
+    """
+    text = f"{csv_file}: {len(clipped)} of {n_boxes} finding boxes reached past their image and were clipped to it"
+    if clipped:
+        lines = ", ".join(str(box.line) for box in clipped[:max_lines])
+        more = f", ... ({len(clipped) - max_lines} more)" if len(clipped) > max_lines else ""
+        text += f" (line{'s' if len(clipped) > 1 else ''} {lines}{more})"
+    return text
 
 
 def finding_samples(findings: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +207,8 @@ def table1_counts(finding_annotations_csv: str | os.PathLike[str]) -> pd.DataFra
 
     Rule (§3.2): every annotated box is one multi-label sample, counted once for each of
     its labels (Nipple + Skin Retraction on one box count once as Retractions); every
-    image without findings is one No Finding sample.
+    image without findings is one No Finding sample. Boxes reaching past their image count
+    (clipped, :func:`read_finding_annotations`).
 
     Returns:
         DataFrame, index = the 8 labels in ``LABELS`` order, columns ``training``, ``test``.
@@ -114,26 +216,70 @@ def table1_counts(finding_annotations_csv: str | os.PathLike[str]) -> pd.DataFra
     return label_counts(finding_samples(read_finding_annotations(finding_annotations_csv)))
 
 
-def _read_csv(csv_path: str | os.PathLike[str], columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV with string ids, check its columns and split values."""
-    csv_path = Path(csv_path)
+def _read_csv(csv_path: Path, columns: tuple[str, ...]) -> tuple[pd.DataFrame, list[AnnotationProblem]]:
+    """Read a CSV with string ids and numeric sizes and boxes; collect every problem with its line.
+
+    Adds ``csv_line`` (the CSV line of each row; line 1 is the header). A problem that leaves no table
+    to check further (no file, no rows, missing columns) raises at once.
+    """
+    def fail(line: int | None, message: str) -> AnnotationError:
+        return AnnotationError([AnnotationProblem(csv_path, line, message)])
+
     if not csv_path.is_file():
-        raise AnnotationError(f"{csv_path}: no such file")
-    frame = pd.read_csv(
-        csv_path, dtype={c: "string" for c in ("study_id", "series_id", "image_id")}, keep_default_na=True
-    )
-    missing = [column for column in columns if column not in frame.columns]
+        raise fail(None, "no such file")
+    try:
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+            records = [(line, fields) for line, fields in _records(handle) if any(field.strip() for field in fields)]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise fail(None, f"not a readable CSV file ({error})") from error
+    if not records:
+        raise fail(None, "empty file: no header and no annotations")
+    (_, header), rows = records[0], records[1:]
+    missing = [column for column in columns if column not in header]
     if missing:
-        raise AnnotationError(f"{csv_path}: missing column(s) {missing}; expected {list(columns)}")
+        raise fail(1, f"missing column(s) {missing}; expected {list(columns)}")
+    if not rows:
+        raise fail(None, "no annotations: the file has a header and no rows")
+    problems = [AnnotationProblem(csv_path, line, f"{len(fields)} fields, the header has {len(header)}")
+                for line, fields in rows if len(fields) != len(header)]
+    if problems:
+        raise AnnotationError(problems)
+
+    frame = pd.DataFrame([fields for _, fields in rows], columns=header, dtype=object)
+    frame["csv_line"] = [line for line, _ in rows]
+    for column in (*ID_COLUMNS, "split"):
+        for line, value in _lines(frame, column):
+            if not str(value).strip():
+                problems.append(AnnotationProblem(csv_path, line, f"{column} is empty"))
+    frame = frame.astype({column: "string" for column in (*ID_COLUMNS, "series_id") if column in frame})
     for line, split in _lines(frame, "split"):
-        if split not in SPLITS:
-            raise AnnotationError(f"{csv_path}, line {line}: split {split!r} is not one of {SPLITS}")
-    return frame
+        if str(split).strip() and split not in SPLITS:
+            problems.append(AnnotationProblem(csv_path, line, f"split {split!r} is not one of {SPLITS}"))
+    numeric = [column for column in (*SIZE_COLUMNS, *BOX_COLUMNS) if column in columns]
+    for column in numeric:
+        text = frame[column].str.strip().replace("", pd.NA)
+        values = pd.to_numeric(text, errors="coerce")
+        for line, raw, value in zip(frame["csv_line"], text, values, strict=True):
+            if not pd.isna(raw) and pd.isna(value):
+                problems.append(AnnotationProblem(csv_path, line, f"{column} {raw!r} is not a number"))
+            elif column in SIZE_COLUMNS and (pd.isna(raw) or not value > 0):
+                problems.append(AnnotationProblem(csv_path, line, f"{column} {raw!r} is not a positive image size"))
+        frame[column] = values.astype("float64")
+    return frame, problems
 
 
-def _line_numbers(frame: pd.DataFrame) -> range:
+def _records(handle: TextIO) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of every CSV record, ``line`` being where the record starts."""
+    reader = csv.reader(handle)
+    line = 1
+    for fields in reader:
+        yield line, fields
+        line = reader.line_num + 1
+
+
+def _line_numbers(frame: pd.DataFrame) -> list[int]:
     """CSV line of each row (line 1 is the header)."""
-    return range(2, len(frame) + 2)
+    return [int(line) for line in frame["csv_line"]]
 
 
 def _lines(frame: pd.DataFrame, column: str) -> zip[tuple[int, object]]:
@@ -141,34 +287,57 @@ def _lines(frame: pd.DataFrame, column: str) -> zip[tuple[int, object]]:
     return zip(_line_numbers(frame), frame[column], strict=True)
 
 
-def _parse_categories(text: object, csv_path: str | os.PathLike[str], line: int) -> tuple[str, ...]:
-    """Parse a Python-list string such as ``"['Mass', 'Suspicious Calcification']"``."""
+def _parse_categories(
+    text: object, csv_path: Path, line: int, problems: list[AnnotationProblem],
+) -> tuple[str, ...]:
+    """Parse a Python-list string such as ``"['Mass', 'Suspicious Calcification']"`` (``()`` on a problem)."""
     try:
         parsed = ast.literal_eval(str(text))
-    except (ValueError, SyntaxError) as error:
-        raise AnnotationError(f"{csv_path}, line {line}: finding_categories {text!r} is not a list") from error
+    except (ValueError, SyntaxError):
+        problems.append(AnnotationProblem(csv_path, line, f"finding_categories {text!r} is not a list"))
+        return ()
     if not isinstance(parsed, list) or not parsed or not all(isinstance(c, str) for c in parsed):
-        raise AnnotationError(f"{csv_path}, line {line}: finding_categories {text!r} is not a list of names")
+        problems.append(AnnotationProblem(csv_path, line, f"finding_categories {text!r} is not a list of names"))
+        return ()
     return tuple(parsed)
 
 
-def _check_box(row: pd.Series, csv_path: str | os.PathLike[str], line: int) -> None:
-    """A finding row needs a box inside its ``width`` x ``height`` image; No Finding rows may lack one."""
+def _check_box(
+    frame: pd.DataFrame, index: Hashable, csv_path: Path, line: int, problems: list[AnnotationProblem],
+) -> None:
+    """A finding row needs a box overlapping its ``width`` x ``height`` image; clip the part outside.
+
+    No Finding rows may lack a box. A box reaching past the image is clipped to it and flagged
+    (``box_clipped``, original coordinates kept in ``*_original``); an inverted box, or one entirely
+    outside the image, is a problem.
+    """
+    row = frame.loc[index]
     box = row[BOX_COLUMNS].astype("float64")
-    where = f"{csv_path}, line {line} (image_id {row['image_id']})"
-    if box.isna().all():
-        if row["categories"] != (NO_FINDING,):
-            raise AnnotationError(f"{where}: finding {list(row['categories'])} has no box")
-        return
-    if box.isna().any():
-        raise AnnotationError(f"{where}: incomplete box {box.tolist()}")
-    xmin, ymin, xmax, ymax = box.tolist()
     width, height = float(row["width"]), float(row["height"])
-    if not (0 <= xmin < xmax <= width and 0 <= ymin < ymax <= height):
-        raise AnnotationError(
-            f"{where}: box ({xmin}, {ymin}, {xmax}, {ymax}) is empty or outside the "
-            f"{width:g} x {height:g} image"
-        )
+    where = f"(image_id {row['image_id']})"
+    if box.isna().all():
+        if row["categories"] and row["categories"] != (NO_FINDING,):
+            problems.append(AnnotationProblem(csv_path, line, f"{where} finding {list(row['categories'])} has no box"))
+        return
+    if box.isna().any() or not (np.isfinite(width) and np.isfinite(height)):
+        if box.isna().any():
+            problems.append(AnnotationProblem(csv_path, line, f"{where} incomplete box {box.tolist()}"))
+        return
+    xmin, ymin, xmax, ymax = box.tolist()
+    if not (xmin < xmax and ymin < ymax):
+        problems.append(AnnotationProblem(
+            csv_path, line, f"{where} box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) is empty or inverted"))
+        return
+    clipped = (max(xmin, 0.0), max(ymin, 0.0), min(xmax, width), min(ymax, height))
+    if not (clipped[0] < clipped[2] and clipped[1] < clipped[3]):
+        problems.append(AnnotationProblem(
+            csv_path, line, f"{where} box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) lies entirely outside the "
+                            f"{width:g} x {height:g} image"))
+        return
+    if clipped != (xmin, ymin, xmax, ymax):
+        frame.loc[index, ORIGINAL_BOX_COLUMNS] = [xmin, ymin, xmax, ymax]
+        frame.loc[index, BOX_COLUMNS] = list(clipped)
+        frame.loc[index, "box_clipped"] = True
 
 
 def findings_sha256(root: str | os.PathLike[str]) -> str:

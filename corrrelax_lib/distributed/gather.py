@@ -33,11 +33,15 @@ def read_artifacts(
 
     Raises:
         MissingArtifactsError: an image's artifact is missing, partial, corrupt or made with
-            other parameters (the message names the folder and the first images).
+            other parameters (the message names the folder and the first images; a
+            :class:`~corrrelax_lib.io.artifacts.CorruptArtifactWarning` says what is wrong with each
+            artifact that is there).
     """
     paths = {image_id: artifact_path(directory, image_id) for image_id in image_ids}
+    # Nothing is recomputed here: a corrupt artifact is reported, and the explain step recomputes it.
     missing = [image_id for image_id, path in paths.items()
-               if not artifact_is_complete(path, image_parameters(parameters, image_id))]
+               if not artifact_is_complete(path, image_parameters(parameters, image_id),
+                                           consequence="counted as missing (the explain step recomputes it)")]
     if missing:
         raise MissingArtifactsError(
             f"{directory}: {len(missing)} of {len(paths)} image(s) have no complete artifact, e.g. {missing[:5]}; "

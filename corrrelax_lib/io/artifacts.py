@@ -6,9 +6,17 @@ An artifact is an ``.npz`` and, beside it, a ``.json`` of the same name written 
     <image_id>.json    {"parameters": {...}, "sha256": "<hex of the npz>", "size": <bytes>}
 
 A run that stops anywhere leaves each artifact complete (both files, checksum matching) or
-incomplete (no sidecar, or a sidecar that does not match): :func:`artifact_is_complete` tells
+incomplete (no sidecar, or a sidecar that does not match): :func:`artifact_problem` tells
 them apart, so a restarted run recomputes exactly the incomplete ones. A file that was changed
 after it was written (a flipped byte, a truncated copy) fails its checksum and is recomputed too.
+A write that fails (a full disk, a file-size limit, an unwritable folder) raises
+:class:`ArtifactWriteError` naming the artifact and leaves neither file of it.
+
+Several processes may write one folder at once: each removes only the temporary files that no
+live process owns (:func:`remove_partial_files`). Two processes writing the *same* artifact at once
+may leave the ``.npz`` of one and the sidecar of the other, which then fails its checksum; a
+process that computes an artifact holds its claim (:mod:`corrrelax_lib.io.claims`) so that this
+does not happen.
 """
 
 from __future__ import annotations
@@ -23,13 +31,33 @@ from pathlib import Path
 from typing import Any
 
 from corrrelax_lib.io.atomic import atomic_path, atomic_write_text
+from corrrelax_lib.io.owner import STALE_AFTER, Owner, abandoned
 
 #: Bytes read at a time when hashing a file.
 _CHUNK = 1 << 20
 
 
+#: What :func:`artifact_problem` says of an artifact of which neither file exists.
+NOT_WRITTEN = "not written"
+
+
 class CorruptArtifactWarning(UserWarning):
-    """An artifact on disk is incomplete, corrupt or was made with other parameters; it will be recomputed."""
+    """An artifact on disk is incomplete, corrupt or was made with other parameters (the warning says what
+    the caller does with it: recompute it, or report it missing)."""
+
+
+class ArtifactWriteError(OSError):
+    """An artifact could not be written (full disk, file-size limit, unwritable folder); nothing of it is left.
+
+    ``errno`` is the cause's, the message names the artifact; the cause is chained (``__cause__``).
+    """
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], cause: OSError, which: str = "") -> ArtifactWriteError:
+        """The error of artifact ``path`` that ``cause`` stopped; ``which`` names the file of it that failed,
+        if not the npz, e.g. ``" (its sidecar one.json)"``. Raise it ``from cause``."""
+        message = f"cannot write artifact {path}{which}: {cause.strerror or cause}"
+        return cls(cause.errno, message) if cause.errno is not None else cls(message)
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -58,7 +86,11 @@ def write_artifact(
         path: the artifact, e.g. ``<directory>/<image_id>.npz``.
         save_fn: writes the result to the path it is given (a temporary name ending in ``.npz``),
             e.g. :meth:`CorrelaxMaps.save <corrrelax_lib.attribution.correlax_maps.CorrelaxMaps.save>`.
-        parameters: JSON-serialisable values that produced the result (checked by :func:`artifact_is_complete`).
+        parameters: JSON-serialisable values that produced the result (checked by :func:`artifact_problem`).
+
+    Raises:
+        ArtifactWriteError: a file of the artifact could not be written; neither file is left (an
+            ``.npz`` of an earlier write that was not replaced stays, without its sidecar: incomplete).
 
     Example:
         >>> write_artifact(directory / "one.npz", maps.save, {"image_id": "one", "n_masks": 32})  # doctest: +SKIP
@@ -67,69 +99,104 @@ def write_artifact(
     sidecar = sidecar_path(path)
     # Canonical JSON first: a parameter that cannot be stored fails before any file is touched.
     stored_parameters = _canonical(parameters)
-    sidecar.unlink(missing_ok=True)
-    with atomic_path(path) as tmp:
-        save_fn(tmp)
-        if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise RuntimeError(f"{path}: save_fn wrote nothing to {tmp.name}")
-    record = {"parameters": stored_parameters, "sha256": file_sha256(path), "size": path.stat().st_size}
-    atomic_write_text(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    try:
+        sidecar.unlink(missing_ok=True)
+        with atomic_path(path) as tmp:
+            save_fn(tmp)
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise RuntimeError(f"{path}: save_fn wrote nothing to {tmp.name}")
+            # The checksum of the bytes this process wrote (not of whatever ``path`` holds after the rename).
+            record = {"parameters": stored_parameters, "sha256": file_sha256(tmp), "size": tmp.stat().st_size}
+    except OSError as error:
+        raise ArtifactWriteError.of(path, error) from error
+    try:
+        atomic_write_text(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    except OSError as error:
+        path.unlink(missing_ok=True)  # without its sidecar the npz is only a partial artifact
+        raise ArtifactWriteError.of(path, error, f" (its sidecar {sidecar.name})") from error
 
 
-def artifact_is_complete(path: str | os.PathLike[str], parameters: Mapping[str, Any]) -> bool:
-    """Whether ``path`` holds a verified artifact made with ``parameters``.
+def artifact_problem(path: str | os.PathLike[str], parameters: Mapping[str, Any]) -> str | None:
+    """Why ``path`` is not a verified artifact made with ``parameters``; ``None`` when it is one.
 
-    Returns false, silently, when neither file exists (never computed). Returns false and warns
-    (:class:`CorruptArtifactWarning`, naming the file) when the ``.npz`` has no sidecar, the
-    sidecar is unreadable, its parameters differ from ``parameters``, or the ``.npz``'s size or
-    SHA-256 differs from the recorded ones.
+    :data:`NOT_WRITTEN` when neither file exists (never computed), else what is wrong: the ``.npz``
+    has no sidecar, the sidecar is unreadable, its parameters differ from ``parameters`` (naming
+    the differing keys), or the ``.npz``'s size or SHA-256 differs from the recorded ones.
+
+    >>> artifact_problem(directory / "one.npz", {"image_id": "one"})  # doctest: +SKIP
+    'no sidecar one.json (the run stopped before it was written)'
     """
     path = Path(path)
     sidecar = sidecar_path(path)
     if not path.is_file():
-        if sidecar.is_file():
-            _warn(path, f"its sidecar {sidecar.name} exists but the file does not")
-        return False
+        return f"its sidecar {sidecar.name} exists but the file does not" if sidecar.is_file() else NOT_WRITTEN
     if not sidecar.is_file():
-        _warn(path, f"no sidecar {sidecar.name} (the run stopped before it was written)")
-        return False
+        return f"no sidecar {sidecar.name} (the run stopped before it was written)"
     try:
         record = json.loads(sidecar.read_text())
         recorded_parameters, sha256, size = record["parameters"], record["sha256"], record["size"]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        _warn(path, f"unreadable sidecar {sidecar.name} ({error!r})")
-        return False
+        return f"unreadable sidecar {sidecar.name} ({error!r})"
     if recorded_parameters != _canonical(parameters):
         changed = sorted(_differing_keys(recorded_parameters, _canonical(parameters)))
-        _warn(path, f"made with other parameters (differing: {changed})")
-        return False
+        return f"made with other parameters (differing: {changed})"
     if path.stat().st_size != size:
-        _warn(path, f"size {path.stat().st_size} bytes, its sidecar records {size}")
-        return False
+        return f"size {path.stat().st_size} bytes, its sidecar records {size}"
     if file_sha256(path) != sha256:
-        _warn(path, "SHA-256 differs from the one its sidecar records (corrupt file)")
-        return False
-    return True
+        return "SHA-256 differs from the one its sidecar records (corrupt file)"
+    return None
 
 
-def remove_partial_files(path: str | os.PathLike[str]) -> list[Path]:
+def artifact_is_complete(path: str | os.PathLike[str], parameters: Mapping[str, Any], *, consequence: str) -> bool:
+    """Whether ``path`` holds a verified artifact made with ``parameters`` (:func:`artifact_problem` is ``None``).
+
+    Returns false, silently, when neither file exists (never computed). Returns false and warns
+    (:class:`CorruptArtifactWarning`) when the artifact is there but incomplete, corrupt or made with
+    other parameters: the warning names the file, what is wrong, and ``consequence``.
+
+    Args:
+        consequence: what the caller does with such an artifact, e.g. ``"recomputed"`` or ``"counted as
+            missing"``: the warning ends ``"<path>: <problem>; <consequence>"``.
+    """
+    problem = artifact_problem(path, parameters)
+    if problem is not None and problem != NOT_WRITTEN:
+        warnings.warn(f"{path}: {problem}; {consequence}", CorruptArtifactWarning, stacklevel=2)
+    return problem is None
+
+
+def remove_partial_files(path: str | os.PathLike[str], *, stale_after: float = STALE_AFTER) -> list[Path]:
     """Delete what interrupted atomic writes of this artifact left behind; returns the deleted files.
 
-    :func:`~corrrelax_lib.io.atomic.atomic_path` writes ``<dir>/.<stem>.<random>.part<suffix>`` and
-    renames it; a killed process leaves it behind (and a ``save_fn`` that is atomic itself nests one
-    more: ``..<stem>.<random>.part.<random>.part.npz``). Only this artifact's own leftovers match (an
-    artifact named ``one.x.npz`` is not touched by ``one.npz``'s clean-up), so processes working on
-    different artifacts of one folder may clean up concurrently.
+    :func:`~corrrelax_lib.io.atomic.atomic_path` writes ``<dir>/.<stem>.<owner>~<random>.part<suffix>``
+    and renames it; a killed process leaves it behind (and a ``save_fn`` that is atomic itself nests
+    one more: ``..<stem>.<owner>~<random>.part.<owner>~<random>.part.npz``). A file is deleted only when
+    no live process owns it (:func:`~corrrelax_lib.io.owner.abandoned`): its owner ran on this machine
+    and is gone, or it ran elsewhere (or the name has no owner, as an older version wrote them) and
+    the file was not modified for ``stale_after`` seconds. Only this artifact's own leftovers match
+    (an artifact named ``one.x.npz`` is not touched by ``one.npz``'s clean-up). So any process may
+    clean up while others write the same folder, even the same artifact.
     """
     path = Path(path)
-    pattern = re.compile(rf"\.+{re.escape(path.stem)}(\.[^.]+\.part)+(\.npz|\.json)")
+    pattern = re.compile(rf"\.+{re.escape(path.stem)}\.([^.]+)\.part(\.[^.]+\.part)*(\.npz|\.json)")
     removed = []
     if path.parent.is_dir():
         for candidate in path.parent.iterdir():
-            if pattern.fullmatch(candidate.name):
+            match = pattern.fullmatch(candidate.name)
+            if match and _is_abandoned(candidate, owner_segment=match.group(1), stale_after=stale_after):
                 candidate.unlink(missing_ok=True)
                 removed.append(candidate)
     return sorted(removed)
+
+
+def _is_abandoned(partial_file: Path, *, owner_segment: str, stale_after: float) -> bool:
+    """Whether no live process owns ``partial_file``, whose outermost ``<owner>~<random>`` is ``owner_segment``."""
+    token, separator, _ = owner_segment.rpartition("~")
+    owner = Owner.from_token(token) if separator else None
+    try:
+        modified = partial_file.stat().st_mtime
+    except FileNotFoundError:  # its writer renamed or removed it meanwhile
+        return False
+    return abandoned(owner, modified, stale_after=stale_after)
 
 
 def _canonical(parameters: Mapping[str, Any]) -> Any:
@@ -145,7 +212,3 @@ def _differing_keys(recorded: Any, expected: Any) -> set[str]:
     if not isinstance(recorded, dict) or not isinstance(expected, dict):
         return {"<all>"}
     return {key for key in recorded.keys() | expected.keys() if recorded.get(key) != expected.get(key)}
-
-
-def _warn(path: Path, reason: str) -> None:
-    warnings.warn(f"{path}: {reason}; treated as missing and recomputed", CorruptArtifactWarning, stacklevel=3)

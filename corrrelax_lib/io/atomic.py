@@ -1,4 +1,9 @@
-"""Atomic file writes: an artifact is either complete or absent, never half-written."""
+"""Atomic file writes: an artifact is either complete or absent, never half-written.
+
+The temporary file is ``<dir>/.<stem>.<owner>~<random>.part<suffix>``, with ``<owner>`` the writing
+process's :attr:`~corrrelax_lib.io.owner.Owner.token`, so that a clean-up of leftovers
+(:func:`~corrrelax_lib.io.artifacts.remove_partial_files`) can tell a live writer's file from a killed one's.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from corrrelax_lib.io.owner import Owner
+
 
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+    """Yield a temporary path beside ``target`` (named after this process); rename it onto ``target`` on success.
 
     On an exception the temporary file is removed and ``target`` is left untouched. The file gets
     the permissions of one created with ``open`` (``0o666`` less the umask), not ``mkstemp``'s
@@ -22,7 +29,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.{Owner.current().token}~", suffix=f".part{target.suffix}",
+                                dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     os.chmod(tmp, 0o666 & ~_umask())

@@ -1,7 +1,8 @@
 """Pointing game: does a heatmap's maximum fall on the annotated finding? (paper §3.5, Eq. 11, Table 4).
 
 For every image-label pair (one label present in one image, however many boxes it has), the
-location of the label's heatmap maximum is the predicted location of the finding. It is a hit
+location of the label's heatmap maximum is the predicted location of the finding
+(:func:`predicted_location`: at a window centre, never on a border pixel no window centres on). It is a hit
 when it lies inside one of the label's boxes grown by ``tolerance`` pixels on every side (the
 paper uses the window stride, 48 pixels) and, where asked, when the maximum itself is high
 enough: a prediction of at least 25% or 50%, or a positive correlation. Per label,
@@ -15,6 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
+
+from corrrelax_lib.windows.reconstruction import refuse_infinite
 
 #: The columns of paper Table 4, as :func:`pointing_game_table` names them.
 TABLE4_CRITERIA: tuple[str, ...] = ("prediction > 25%", "prediction > 50%", "correlation > 0")
@@ -35,7 +39,7 @@ def hit(
 
     Args:
         heatmap: ``(H, W)`` map of one label in ROI pixels, indexed ``[y, x]``; NaN pixels
-            (e.g. not covered by any window) are ignored.
+            (e.g. not covered by any window) are ignored; ``±inf`` is refused.
         boxes_xyxy: ``(N, 4)`` boxes ``(x0, y0, x1, y1)`` of that label in the same pixels, ``N >= 1``.
         tolerance: pixels by which every box grows on each side; bounds are inclusive.
         threshold: if given, the maximum must also be ``>= threshold`` (0.25 or 0.5 on a
@@ -43,29 +47,86 @@ def hit(
         require_positive: if true, the maximum must also be ``> 0`` (a correlation map).
 
     Returns:
-        Whether the first maximum in row-major order (``np.nanargmax``) lies in a grown box
-        and passes the value checks. An all-NaN heatmap is a miss.
+        Whether the map's predicted location (:func:`predicted_location`) lies in a grown box
+        and its maximum passes the value checks. An all-NaN heatmap is a miss.
+
+    Raises:
+        ValueError: a heatmap that is not 2-D, is empty, or holds ``±inf``.
 
     >>> heatmap, boxes = np.zeros((100, 200)), [[0, 0, 100, 20]]
     >>> heatmap[10, 140] = 0.6  # 40 pixels right of the box
     >>> hit(heatmap, boxes), hit(heatmap, boxes, tolerance=0), hit(heatmap, boxes, threshold=0.7)
     (True, False, False)
     """
-    heatmap = np.asarray(heatmap, dtype=np.float64)
-    if heatmap.ndim != 2:
-        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heatmap.shape}")
+    location = predicted_location(heatmap)
     x0, y0, x1, y1 = _check_boxes(boxes_xyxy).T
-    if np.isnan(heatmap).all():
+    if location is None:
         return False
-    # The predicted location: the first maximum, NaN ignored.
-    y, x = np.unravel_index(np.nanargmax(heatmap), heatmap.shape)
-    peak = heatmap[y, x]
+    y, x = location
+    peak = float(np.asarray(heatmap, dtype=np.float64)[y, x])
     if threshold is not None and not peak >= threshold:
         return False
     if require_positive and not peak > 0:
         return False
     inside = (x0 - tolerance <= x) & (x <= x1 + tolerance) & (y0 - tolerance <= y) & (y <= y1 + tolerance)
     return bool(inside.any())
+
+
+def predicted_location(heatmap: np.ndarray) -> tuple[int, int] | None:
+    """Where a map points (§3.5: "the location point of these maxima"): ``(y, x)`` in its pixels.
+
+    The maximum's *plateau* is the 8-connected set of pixels equal to the maximum that holds the
+    first maximum in row-major order. Usually it is one pixel: a window map upsampled bilinearly
+    (:func:`~corrrelax_lib.windows.reconstruction.window_map_to_pixels`) peaks at a window centre.
+    Beyond the outermost window centres, though, that map is held constant out to the ROI border,
+    so a maximum in the first (or last) row or column of windows is a plateau reaching the border;
+    its pixel farthest from the border is the outermost window centre, where the information is,
+    and is the location (never a border pixel that no window centres on; of several such pixels, as
+    in a constant map, the one nearest the plateau's centroid). Any other plateau (e.g. a map
+    upsampled by nearest neighbour) gives its pixel nearest to the plateau's centroid.
+    Next to a window skipped as background the map is held for half a stride, so the location can
+    lie up to half a stride past that window's centre.
+
+    Args:
+        heatmap: ``(H, W)`` float map; NaN pixels are ignored.
+
+    Returns:
+        ``(y, x)`` int pixel indices, or ``None`` for an all-NaN map.
+
+    Raises:
+        ValueError: a heatmap that is not 2-D, is empty, or holds ``±inf``.
+
+    >>> heatmap = np.zeros((300, 300))
+    >>> heatmap[:128, :128] = 1.0  # the first window's value held out to the corner
+    >>> predicted_location(heatmap)
+    (127, 127)
+    """
+    heatmap = check_heatmap(heatmap)
+    if np.isnan(heatmap).all():
+        return None
+    first = np.unravel_index(np.nanargmax(heatmap), heatmap.shape)
+    components, _ = ndimage.label(heatmap == heatmap[first], structure=np.ones((3, 3), dtype=bool))
+    ys, xs = np.nonzero(components == components[first])
+    height, width = heatmap.shape
+    to_border = np.minimum.reduce([ys, xs, height - 1 - ys, width - 1 - xs])
+    candidates = to_border == to_border.max() if to_border.min() == 0 else np.ones(len(ys), dtype=bool)
+    # Of the candidates (held out to the border: those farthest from it), the one nearest the centroid.
+    distance = np.where(candidates, (ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2, np.inf)
+    index = int(np.argmin(distance))
+    return int(ys[index]), int(xs[index])
+
+
+def check_heatmap(heatmap: np.ndarray) -> np.ndarray:
+    """A heatmap as a float64 ``(H, W)`` array with ``H, W >= 1`` and no ``±inf`` (NaN means "no value").
+
+    Raises:
+        ValueError: not 2-D, empty, or holding ``±inf`` (the message counts the infinite pixels and
+            gives the first one's ``(y, x)``).
+    """
+    heatmap = np.asarray(heatmap, dtype=np.float64)
+    if heatmap.ndim != 2:
+        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heatmap.shape}")
+    return refuse_infinite(heatmap, "heatmap")
 
 
 def chance_hit_rate(region: np.ndarray, boxes_xyxy: np.ndarray, *, tolerance: float = 48) -> float:
@@ -82,8 +143,8 @@ def chance_hit_rate(region: np.ndarray, boxes_xyxy: np.ndarray, *, tolerance: fl
     0.01
     """
     region = np.asarray(region, dtype=bool)
-    if region.ndim != 2:
-        raise ValueError(f"region must be 2-D (H, W), got shape {region.shape}")
+    if region.ndim != 2 or region.size == 0:
+        raise ValueError(f"region must be a non-empty 2-D (H, W) mask, got shape {region.shape}")
     ys, xs = np.nonzero(region)
     if len(ys) == 0:
         return float("nan")

@@ -89,13 +89,13 @@ def training_step_seconds(
     """Seconds per optimisation step at the profile's ``batch_size`` and ``crop_size``.
 
     One step is what :func:`corrrelax_lib.training.loop.fit` does per batch: forward under autocast,
-    focal loss (Eq. 1, the profile's ``focal_alpha`` and ``focal_gamma``), backward, Adam step (with
-    a gradient scaler under float16). Inputs are random ``(B, 3, crop_size, crop_size)`` crops and
+    focal loss (Eq. 1, the profile's ``focal_alpha``, ``focal_gamma`` and ``focal_alpha_form``), backward,
+    Adam step (with a gradient scaler under float16). Inputs are random ``(B, 3, crop_size, crop_size)`` crops and
     random multi-hot targets; data loading is not included. One untimed step warms up.
 
     Args:
         parameters: a profile's parameters; reads ``backbone, pretrained_weights, seed, crop_size,
-            batch_size, learning_rate, focal_alpha, focal_gamma``.
+            batch_size, learning_rate, focal_alpha, focal_gamma, focal_alpha_form``.
         device: ``"cpu"`` or ``"cuda"`` (overrides the profile's).
         n_steps: timed steps.
         batch_size: crops per timed step; default the profile's ``batch_size``. With another value the
@@ -121,7 +121,8 @@ def training_step_seconds(
     def step() -> None:
         with autocast(torch_device):
             logits = model(images)
-        loss = focal_loss(logits.float(), targets, alpha=parameters["focal_alpha"], gamma=parameters["focal_gamma"])
+        loss = focal_loss(logits.float(), targets, alpha=parameters["focal_alpha"], gamma=parameters["focal_gamma"],
+                          alpha_form=parameters["focal_alpha_form"])
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

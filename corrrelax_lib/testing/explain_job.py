@@ -6,11 +6,14 @@ a job takes about a second per process. Run as::
 
     python -m torch.distributed.run --nproc_per_node 2 -m corrrelax_lib.testing.explain_job \\
         MAPS_DIR TABLE_CSV [--report REPORT_DIR] [--crash-rank 1 --crash-after 1]
+    python -m corrrelax_lib.testing.explain_job MAPS_DIR TABLE_CSV --report REPORT_DIR --wait-for-start
 
 Each rank computes its shard (:func:`~corrrelax_lib.distributed.explain.explain_shard`), writes the
 ``image_id`` it computed to ``REPORT_DIR/rank<r>.json``, and rank 0 gathers Table 4 into ``TABLE_CSV``.
 With ``--crash-rank R --crash-after N`` rank ``R`` computes ``N`` images, then dies (``os._exit(3)``)
-half-way through writing the next: what a preempted or killed process leaves behind.
+half-way through writing the next: what a preempted or killed process leaves behind. With
+``--wait-for-start`` (one process, not under ``torchrun``) the job starts explaining on
+:func:`~corrrelax_lib.testing.processes.run_together`'s signal: several jobs on one folder at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from corrrelax_lib.io.atomic import atomic_write_text
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.pipeline.correlax_images import pointing_game_from_artifacts
 from corrrelax_lib.testing.models import QuadrantMeans
+from corrrelax_lib.testing.processes import wait_for_start
 
 LABELS: tuple[str, ...] = ("a", "b")
 
@@ -114,8 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", type=Path, help="folder for rank<r>.json: the images each rank computed")
     parser.add_argument("--crash-rank", type=int, help="this rank dies while writing an image")
     parser.add_argument("--crash-after", type=int, default=0, help="images the crashing rank finishes first")
+    parser.add_argument("--wait-for-start", action="store_true", help="start on run_together's signal")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.wait_for_start:
+        wait_for_start()
     with DistributedContext.from_env(backend="gloo") as context:
         run_job(args.maps_dir, args.table_csv, context, report_dir=args.report, crash_rank=args.crash_rank,
                 crash_after=args.crash_after)

@@ -92,3 +92,35 @@ class TopLeftFeature(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(N, C)``."""
         return self.features_and_logits(x)[1]
+
+
+class CentreWeightedBrightness(nn.Module):
+    """``m`` = the first channel's mean under a Gaussian centred on the window; ``h = (m, 1 − m)``.
+
+    ``logits = scale · (m − offset)`` for every label, so a window's prediction is highest when a
+    bright spot sits at its centre and falls off with the spot's distance from it, as a trained
+    classifier's does for a finding: the window whose centre is nearest a finding predicts it most.
+
+    Args:
+        n_labels: number of logits ``C``.
+        sigma_fraction: the Gaussian's standard deviation as a fraction of the window side.
+        scale, offset: the logit's slope and the ``m`` at which the prediction is 0.5.
+    """
+
+    def __init__(self, n_labels: int = 1, sigma_fraction: float = 0.25, scale: float = 40.0,
+                 offset: float = 0.02) -> None:
+        super().__init__()
+        self.n_labels, self.sigma_fraction, self.scale, self.offset = n_labels, sigma_fraction, scale, offset
+
+    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h (N, 2), logits (N, C))`` for ``(N, 3, S, S)`` inputs."""
+        size = x.shape[-1]
+        offsets = (torch.arange(size, dtype=x.dtype, device=x.device) - (size - 1) / 2) / (self.sigma_fraction * size)
+        weight = torch.exp(-0.5 * (offsets[:, None] ** 2 + offsets[None, :] ** 2))
+        m = (x[:, 0] * weight).sum(dim=(1, 2)) / weight.sum()
+        logits = self.scale * (m - self.offset)
+        return torch.stack([m, 1 - m], dim=1), logits[:, None].repeat(1, self.n_labels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``(N, C)``."""
+        return self.features_and_logits(x)[1]

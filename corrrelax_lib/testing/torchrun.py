@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import corrrelax_lib
+from corrrelax_lib.testing.processes import job_environment
 
 
 def run_torchrun(module: str, *job_args: str | Path, nproc: int = 2,
@@ -26,10 +25,7 @@ def run_torchrun(module: str, *job_args: str | Path, nproc: int = 2,
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    package_root = str(Path(corrrelax_lib.__file__).parents[1])
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
                "--master_addr", "127.0.0.1", "--master_port", str(port), "--max_restarts", "0",
                "--monitor_interval", "0.1", "-m", module, *map(str, job_args)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, env=job_environment(), capture_output=True, text=True, timeout=timeout)

@@ -28,8 +28,11 @@ class TrainingConfig:
         batch_size: crops per step (paper: 48).
         learning_rate: Adam's initial rate (paper: 1e-3).
         final_learning_rate: cosine annealing's floor (paper: 1e-7).
-        focal_alpha: positive-label weight of the focal loss (paper: 0.95).
+        focal_alpha: the focal loss's α (paper: 0.95).
         focal_gamma: focusing exponent (paper: 2.5).
+        focal_alpha_form: ``"alpha_t"`` (α on positives, 1 - α on negatives: Lin et al., the paper's
+            text, the authors' code) or ``"printed"`` (α on both terms, Eq. 1 as printed, where α
+            does nothing under Adam); see :mod:`corrrelax_lib.training.focal_loss`.
         clahe_clip_limits: CLAHE clip limits of the input channels (paper: 1.0, 2.0).
         clahe_tile_grid: CLAHE tiles per side (paper: 8).
         seed: seeds crops, augmentations, sampling, initialisation and dropout.
@@ -51,6 +54,7 @@ class TrainingConfig:
     final_learning_rate: float = 1e-7
     focal_alpha: float = 0.95
     focal_gamma: float = 2.5
+    focal_alpha_form: str = "alpha_t"
     clahe_clip_limits: tuple[float, ...] = (1.0, 2.0)
     clahe_tile_grid: int = 8
     seed: int = 0
@@ -79,7 +83,7 @@ def profile_training_config(parameters: Mapping[str, Any], data_fingerprint: str
     Args:
         parameters: a profile's (or a notebook's) parameters; reads ``backbone, dataset,
             pretrained_weights, crop_size, crop_scale, crop_aspect, epochs, batch_size, learning_rate,
-            final_learning_rate, focal_alpha, focal_gamma, clahe_clip_limits, clahe_tile_grid, seed,
+            final_learning_rate, focal_alpha, focal_gamma, focal_alpha_form, clahe_clip_limits, clahe_tile_grid, seed,
             device, num_workers``.
         data_fingerprint: the annotations' sha256 (:func:`corrrelax_lib.data.vindr.findings_sha256`).
     """
@@ -90,7 +94,8 @@ def profile_training_config(parameters: Mapping[str, Any], data_fingerprint: str
         crop_aspect=tuple(parameters["crop_aspect"]), epochs=parameters["epochs"],
         batch_size=parameters["batch_size"], learning_rate=parameters["learning_rate"],
         final_learning_rate=parameters["final_learning_rate"], focal_alpha=parameters["focal_alpha"],
-        focal_gamma=parameters["focal_gamma"], clahe_clip_limits=tuple(parameters["clahe_clip_limits"]),
+        focal_gamma=parameters["focal_gamma"], focal_alpha_form=parameters["focal_alpha_form"],
+        clahe_clip_limits=tuple(parameters["clahe_clip_limits"]),
         clahe_tile_grid=parameters["clahe_tile_grid"], seed=parameters["seed"], device=parameters["device"],
         num_workers=parameters["num_workers"],
     )

@@ -149,7 +149,8 @@ def _train_one_epoch(
         targets = targets.to(device, non_blocking=True)
         with autocast(device):
             logits = model(images)
-        loss = focal_loss(logits.float(), targets, alpha=config.focal_alpha, gamma=config.focal_gamma)
+        loss = focal_loss(logits.float(), targets, alpha=config.focal_alpha, gamma=config.focal_gamma,
+                          alpha_form=config.focal_alpha_form)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -167,6 +168,6 @@ def _validate(
     logits = predict_logits(model, validation_set, batch_size=config.batch_size, device=device)
     targets = validation_set.targets
     loss = focal_loss(torch.from_numpy(logits), torch.from_numpy(targets).float(),
-                      alpha=config.focal_alpha, gamma=config.focal_gamma)
+                      alpha=config.focal_alpha, gamma=config.focal_gamma, alpha_form=config.focal_alpha_form)
     table = per_label_metrics(targets, 1 / (1 + np.exp(-logits)), config.labels)
     return {"validation_loss": loss.item(), "validation_weighted_f1": weighted_f1(table)}

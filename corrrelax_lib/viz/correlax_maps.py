@@ -12,6 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from corrrelax_lib.metrics.pointing_game import predicted_location
+
 # Map kinds that are probabilities, drawn on a fixed [0, 1] sequential scale; every other kind is signed.
 _PROBABILITY_KINDS = frozenset({"prediction"})
 # Absolute errors are clipped here so that exact zeros stay on the log axis of Figure 7.
@@ -33,7 +35,7 @@ def plot_correlax_panel(
     Panels run left to right and wrap after ``columns``: image, ``distance_map`` (Eq. 3), then for each label
     of ``label_maps`` (in its order) one panel per kind, titled e.g. ``"Mass: prediction"``. Probability maps
     are on a fixed [0, 1] scale, the others on a symmetric scale around 0; NaN pixels are left transparent.
-    Each label panel shows that label's boxes and a dot at the map's maximum (``np.nanargmax``).
+    Each label panel shows that label's boxes and a dot where it points (the pointing game's location).
 
     Args:
         image: ``(H, W, 3)`` ROI, uint8 or float in [0, 1].
@@ -121,7 +123,7 @@ def plot_label_maps(
     """Figure 8: one row per kind (prediction maps above, correlation maps below), one column per label present.
 
     The columns are the labels of ``label_maps`` that have at least one box (all of them if none has). Each
-    panel is the map over the image with that label's boxes and a dot at the map's maximum (``np.nanargmax``).
+    panel is the map over the image with that label's boxes and a dot where it points (the pointing game's location).
 
     Args:
         image: ``(H, W, 3)`` ROI, uint8 or float in [0, 1].
@@ -147,7 +149,7 @@ def plot_label_maps(
 def plot_map_over_image(
     image: np.ndarray, heatmap: np.ndarray, boxes: np.ndarray | None, *, title: str, kind: str, colour: str = "C2"
 ) -> Figure:
-    """One map over the greyscale image with one label's boxes and a dot at the map's maximum (``np.nanargmax``).
+    """One map over the greyscale image with one label's boxes and a dot where it points (the pointing game's location).
 
     The single-panel view of the interactive explorer (:class:`corrrelax_lib.widgets.CorrelaxPanel`); scales
     as in :func:`plot_correlax_panel`, NaN pixels transparent.
@@ -258,11 +260,13 @@ def _draw_map(ax: Axes, grey: np.ndarray, heatmap: np.ndarray, kind: str) -> Non
 def _draw_label_map(
     ax: Axes, grey: np.ndarray, heatmap: np.ndarray, kind: str, boxes: np.ndarray | None, colour: str
 ) -> None:
-    """:func:`_draw_map`, then the label's ``(K, 4)`` boxes and a dot at the first maximum (``[y, x]``)."""
+    """:func:`_draw_map`, then the label's ``(K, 4)`` boxes and a dot where the map points (the pointing game's
+    :func:`~corrrelax_lib.metrics.pointing_game.predicted_location`)."""
     _draw_map(ax, grey, heatmap, kind)
     _draw_boxes(ax, boxes, colour)
-    if np.isfinite(heatmap).any():
-        y, x = np.unravel_index(np.nanargmax(heatmap), heatmap.shape)
+    location = predicted_location(heatmap)
+    if location is not None:
+        y, x = location
         ax.plot(x, y, marker="o", markersize=6, markerfacecolor=colour, markeredgecolor="white", linestyle="")
 
 

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from corrrelax_lib.attribution.correlax_maps import MAP_KINDS, CorrelaxMaps
+from corrrelax_lib.metrics.pointing_game import predicted_location
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.viz.correlax_maps import plot_map_over_image
 
@@ -87,8 +88,9 @@ class CorrelaxPanel:
     def _summary(self, heatmap: np.ndarray, boxes: np.ndarray | None) -> str:
         """HTML line: maximum and its ``(x, y)``, mean inside vs outside the boxes, mean masks per window."""
         peak = "max –"
-        if np.isfinite(heatmap).any():
-            y, x = np.unravel_index(np.nanargmax(heatmap), heatmap.shape)
+        location = predicted_location(heatmap)
+        if location is not None:
+            y, x = location
             peak = f"max {heatmap[y, x]:.3f} at (x, y) = ({x}, {y})"
         inside = "–"
         if boxes is not None and len(boxes):

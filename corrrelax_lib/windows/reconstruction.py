@@ -23,8 +23,11 @@ def smooth_window_map(window_map: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
     Returns:
         ``(..., n_rows, n_cols)`` float64, the smoothed map.
+
+    Raises:
+        ValueError: an empty map, or one holding ``±inf`` (only NaN marks a missing window).
     """
-    values = np.asarray(window_map, dtype=np.float64)
+    values = refuse_infinite(window_map, "window map")
     present = np.isfinite(values)
     flat_values = np.where(present, values, 0.0).reshape(-1, *values.shape[-2:])
     flat_present = present.reshape(-1, *values.shape[-2:]).astype(np.float64)
@@ -50,8 +53,11 @@ def window_map_to_pixels(window_map: np.ndarray, grid: WindowGrid) -> np.ndarray
 
     Returns:
         ``(grid.height, grid.width)`` float64 map in ROI pixel coordinates, indexed ``[y, x]``.
+
+    Raises:
+        ValueError: a map of another shape than the grid's, or one holding ``±inf``.
     """
-    values = np.asarray(window_map, dtype=np.float64)
+    values = refuse_infinite(window_map, "window map")
     if values.shape != grid.shape:
         raise ValueError(f"window map has shape {values.shape}, the grid is {grid.shape}")
     centres_y, centres_x = grid.centres()
@@ -64,6 +70,24 @@ def window_map_to_pixels(window_map: np.ndarray, grid: WindowGrid) -> np.ndarray
     covered = weight > 0.5
     pixels[covered] = numerator[covered] / weight[covered]
     return pixels
+
+
+def refuse_infinite(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` as a non-empty float64 array without ``±inf``; NaN (a missing value) is allowed.
+
+    Raises:
+        ValueError: naming ``what``, for an empty array or one holding ``±inf`` (counted, the first
+            one's index given).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError(f"{what} is empty (shape {values.shape})")
+    infinite = np.isinf(values)
+    if infinite.any():
+        first = tuple(int(i) for i in np.argwhere(infinite)[0])
+        raise ValueError(f"{what} holds {int(infinite.sum())} infinite value(s), the first at index {first}; "
+                         "only NaN may mark a missing value")
+    return values
 
 
 def _interpolation_matrix(positions: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -5,8 +5,9 @@ import torch
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX, window_correlations
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.metrics.pointing_game import hit, predicted_location
 from corrrelax_lib.preprocess.roi import EmptyBreastError
-from corrrelax_lib.testing.models import QuadrantMeans
+from corrrelax_lib.testing.models import CentreWeightedBrightness, QuadrantMeans
 
 LABELS = ("a", "b", "c")
 
@@ -206,3 +207,20 @@ def test_uint8_images_are_scaled_to_unit_range():
     as_uint8 = _explainer().explain(image, _everywhere(image))
     as_float = _explainer().explain(image / 255.0, _everywhere(image))
     np.testing.assert_allclose(as_uint8.window_predictions, as_float.window_predictions, atol=1e-6)
+
+
+@pytest.mark.parametrize("border", ["left", "top"])
+def test_a_bright_finding_near_the_border_is_hit_at_the_papers_offset(border):
+    # A bright 50-px finding 60-110 px from the left (or top) border of a 600 x 500 ROI, at the paper's
+    # 256 / 48 grid: its strongest window is the first column (row), centred 127.5 px from the border.
+    image = np.zeros((600, 500, 3), dtype=np.float32)
+    box = [60, 275, 110, 325] if border == "left" else [225, 60, 275, 110]
+    x0, y0, x1, y1 = box
+    image[y0:y1, x0:x1] = 1.0
+    explainer = CorRELAX(CentreWeightedBrightness(), ["Finding"], window_size=256, stride=48, n_masks=16,
+                         mask_chunk=16, batch_size=64, progress=False)
+    maps = explainer.explain(image, foreground=np.ones(image.shape[:2], bool))
+    prediction = maps.pixel_map("prediction", "Finding")
+    y, x = predicted_location(prediction)
+    assert (x if border == "left" else y) == 127, "the first window's centre, not the border pixel 0"
+    assert hit(prediction, [box], tolerance=48, threshold=0.5)

@@ -164,3 +164,43 @@ def test_prepare_dataset_raises_with_the_report(root):
     assert isinstance(raised.value, DatasetUnavailableError)
     assert isinstance(raised.value.report, DataValidationReport)
     assert str(raised.value) == raised.value.report.summary()
+
+
+def _rewrite_first_box(root: Path, xmin: str, xmax: str) -> int:
+    """Move the first finding box's x-extent to ``[xmin, xmax]``; returns its CSV line."""
+    rows = _rows(root / FINDINGS_CSV)
+    index = next(i for i, row in enumerate(rows) if row["xmin"])
+    rows[index]["xmin"], rows[index]["xmax"] = xmin, xmax
+    with (root / FINDINGS_CSV).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return index + 2
+
+
+def test_box_past_the_edge_is_a_counted_repair_not_a_failure(root, caplog):
+    line = _rewrite_first_box(root, "-6.25", "20")
+    report = validate_dataset(root, MANIFEST)
+    assert report.ok
+    assert [box.line for box in report.clipped_boxes] == [line]
+    assert report.clipped_boxes[0].original[0] == -6.25 and report.clipped_boxes[0].clipped[0] == 0.0
+    assert f"Repairs: {FINDINGS_CSV}: 1 of {report.n_boxes} finding boxes reached past their image and were " \
+           f"clipped to it (line {line})" in report.summary()
+    with caplog.at_level("WARNING", logger="corrrelax_lib.data.sources"):
+        prepare_dataset("vindr-mammo", root, repository_root())
+    assert f"1 of {report.n_boxes} finding boxes reached past their image" in caplog.text
+    assert f"(line {line})" in caplog.text
+
+
+def test_box_outside_its_image_fails_validation_with_file_and_line(root):
+    line = _rewrite_first_box(root, "5000", "5020")
+    report = validate_dataset(root, MANIFEST)
+    assert not report.ok
+    [problem] = report.annotation_problems
+    assert (problem.csv_file.name, problem.line) == (FINDINGS_CSV, line)
+    assert "lies entirely outside" in problem.message
+    summary = report.summary()
+    assert summary.splitlines()[0].endswith("NOT OK")
+    assert f"{FINDINGS_CSV}, line {line}: (image_id" in summary
+    with pytest.raises(DataValidationError, match="lies entirely outside"):
+        prepare_dataset("vindr-mammo", root, repository_root())

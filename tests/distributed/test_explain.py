@@ -134,3 +134,12 @@ def test_read_artifacts_refuses_missing_images_naming_the_folder(tmp_path):
     assert list(maps) == IMAGE_IDS[:3] and all(isinstance(m, CorrelaxMaps) for m in maps.values())
     with pytest.raises(MissingArtifactsError, match=rf"{tmp_path}: 1 of 4 image\(s\).*'img3'"):
         read_artifacts(IMAGE_IDS, tmp_path, parameters, CorrelaxMaps.load)
+
+
+def test_complete_artifacts_are_read_without_claiming_them(tmp_path, monkeypatch):
+    # A folder of finished maps may be read-only (a shared copy): a run over it needs no claim, so writes nothing.
+    images, explain_fn = synthetic_images(), _Counting()
+    parameters = explain_fn.explainer.parameters
+    explain_missing(explain_fn, images, tmp_path, parameters)
+    monkeypatch.setattr("corrrelax_lib.distributed.explain.try_claim", lambda path: pytest.fail(f"claimed {path}"))
+    assert explain_missing(explain_fn, images, tmp_path, parameters) == []

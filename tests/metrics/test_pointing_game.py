@@ -4,7 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corrrelax_lib.metrics.pointing_game import hit, pointing_game_table, support_weighted_mean
+from corrrelax_lib.metrics.pointing_game import (
+    chance_hit_rate,
+    hit,
+    pointing_game_table,
+    predicted_location,
+    support_weighted_mean,
+)
+from corrrelax_lib.windows import iou_kernel, window_grid
+from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels
 
 BOX = [[20, 30, 40, 50]]  # x0, y0, x1, y1
 
@@ -100,6 +108,76 @@ def test_inputs_are_taken_as_arrays():
 def test_bad_inputs_raise(heatmap, boxes, message):
     with pytest.raises(ValueError, match=message):
         hit(heatmap, boxes)
+
+
+@pytest.mark.parametrize("heatmap", [np.zeros((0, 0)), np.zeros((0, 5)), np.zeros((4, 0))])
+def test_an_empty_heatmap_is_refused_not_a_miss(heatmap):
+    with pytest.raises(ValueError, match="heatmap is empty"):
+        hit(heatmap, BOX)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_an_infinite_pixel_is_refused_not_taken_as_the_maximum(value):
+    heatmap = peak_at(30, 40, value=0.6)
+    heatmap[5, 7] = value
+    with pytest.raises(ValueError, match=r"heatmap holds 1 infinite value\(s\), the first at index \(5, 7\)"):
+        hit(heatmap, BOX)
+    with pytest.raises(ValueError, match="infinite"):
+        predicted_location(heatmap)
+
+
+def test_chance_of_an_empty_region_mask_is_refused():
+    with pytest.raises(ValueError, match="non-empty 2-D"):
+        chance_hit_rate(np.zeros((0, 0), bool), BOX)
+
+
+def _border_finding_map(axis: int, height: int = 600, width: int = 500) -> tuple[np.ndarray, float]:
+    """A paper-scale (256 / 48) map whose strongest window is the first column (``axis=1``) or row (``axis=0``).
+
+    The window values fall off with the distance of the window centre from a finding 60–110 px from that
+    border, as a classifier's would; returns the ROI-pixel map and the outermost window centre.
+    """
+    grid = window_grid(height, width, 256, 48)
+    centres_y, centres_x = grid.centres()
+    along = centres_x if axis == 1 else centres_y
+    across = centres_y if axis == 1 else centres_x
+    finding_centre, across_centre = 85.0, float(across[len(across) // 2])
+    distance = np.hypot(*np.meshgrid(across - across_centre, along - finding_centre, indexing="ij"))
+    window_map = np.exp(-((distance / 80.0) ** 2))
+    if axis == 0:
+        window_map = window_map.T
+    assert window_map.shape == grid.shape
+    pixels = window_map_to_pixels(smooth_window_map(window_map, iou_kernel(256, 48)), grid)
+    return pixels, float(along[0])
+
+
+@pytest.mark.parametrize("axis", [1, 0], ids=["left border", "top border"])
+def test_a_finding_at_the_border_is_located_at_its_windows_centre_and_hit(axis):
+    heatmap, outermost_centre = _border_finding_map(axis)
+    y, x = predicted_location(heatmap)
+    along = x if axis == 1 else y
+    assert abs(along - outermost_centre) <= 0.5, "the window centre, not the border pixel the map is held to"
+    assert np.nanargmax(heatmap.max(axis=0) if axis == 1 else heatmap.max(axis=1)) == 0, "a plateau to the border"
+    # The finding spans 60-110 px from the border: within the paper's 48-px offset of the window centre.
+    box = [60, 250, 110, 350] if axis == 1 else [200, 60, 300, 110]
+    assert hit(heatmap, [box], tolerance=48, threshold=0.25)
+    assert not hit(heatmap, [box], tolerance=16), "127.5 px is 17.5 px past the box: a miss at 16 px"
+
+
+def test_a_corner_plateau_points_at_the_corner_windows_centre():
+    heatmap = np.zeros((400, 300))
+    heatmap[:128, :128] = 1.0
+    assert predicted_location(heatmap) == (127, 127)
+
+
+def test_a_constant_map_points_at_its_centre():
+    assert predicted_location(np.full((40, 60), 0.1)) == (19, 29)
+
+
+def test_an_interior_plateau_points_at_its_centre():
+    heatmap = np.zeros((120, 100))
+    heatmap[40:51, 20:31] = 1.0  # e.g. a coarse map upsampled by nearest neighbour
+    assert predicted_location(heatmap) == (45, 25)
 
 
 CRITERIA = ["prediction > 25%", "correlation > 0"]

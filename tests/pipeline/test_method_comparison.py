@@ -78,14 +78,14 @@ def test_pairs_and_table_score_hits_thresholds_and_chance(tmp_path):
     assert bright["max on box"].tolist() == [True, False, True]  # the bright patch is on "a" twice, not on "b"
     assert bright["max ≥ 50%"].tolist() == [True, False, True]  # the patch is ~0.98
     flat_pairs = pairs.loc[pairs["method"] == "flat"]
-    assert flat_pairs["max on box"].tolist() == [True, False, False]  # argmax of a flat map: pixel (0, 0)
+    assert flat_pairs["max on box"].tolist() == [False, False, False]  # a flat map points at its centre
     assert flat_pairs["max ≥ 25%"].isna().all()
     np.testing.assert_allclose(flat_pairs["chance"].iloc[0], 11 * 11 / (40 * 60))
 
     table = comparison_table(pairs, [brightness, flat], LABELS)
     assert table.loc["brightness", "a"] == 1.0 and table.loc["brightness", "b"] == 0.0
     assert table.loc["brightness", "all pairs"] == pytest.approx(2 / 3)
-    assert table.loc["flat", "all pairs"] == pytest.approx(1 / 3) and np.isnan(table.loc["flat", "max ≥ 25%"])
+    assert table.loc["flat", "all pairs"] == 0.0 and np.isnan(table.loc["flat", "max ≥ 25%"])
     assert table.loc["flat", "seconds / image"] == 0.5 and table.loc["flat", "support"] == 3
     with pytest.raises(ValueError, match="no image-label pairs for method 'other'"):
         comparison_table(pairs, [MethodMaps("other", flat.pixel_map, False, 0.0)], LABELS)

@@ -33,7 +33,7 @@ def config(epochs: int) -> TrainingConfig:
 def mean_loss(model, dataset, cfg) -> float:
     logits = torch.from_numpy(predict_logits(model, dataset, batch_size=32))
     return focal_loss(logits, torch.from_numpy(dataset.targets).float(), alpha=cfg.focal_alpha,
-                      gamma=cfg.focal_gamma).item()
+                      gamma=cfg.focal_gamma, alpha_form=cfg.focal_alpha_form).item()
 
 
 def test_a_few_epochs_lower_the_loss(samples, tiny_data_root, tmp_path):

@@ -143,3 +143,15 @@ def test_single_window_gives_a_constant_map():
 def test_window_map_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shape"):
         window_map_to_pixels(np.zeros((4, 3)), GRID)
+
+
+def test_an_infinite_window_value_is_refused_not_dropped():
+    grid = window_grid(100, 80, 64, 16)
+    window_map = np.zeros(grid.shape)
+    window_map[1, 0] = np.inf
+    with pytest.raises(ValueError, match=r"window map holds 1 infinite value\(s\), the first at index \(1, 0\)"):
+        window_map_to_pixels(window_map, grid)
+    with pytest.raises(ValueError, match="infinite"):
+        smooth_window_map(window_map, iou_kernel(64, 16))
+    with pytest.raises(ValueError, match="empty"):
+        smooth_window_map(np.zeros((0, 3)), iou_kernel(64, 16))

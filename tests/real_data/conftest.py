@@ -22,7 +22,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     terminalreporter.section("real CBIS-DDSM scans at full resolution: cost per scan")
     names = list(rows[0])
-    terminalreporter.write_line(f"{names[0]:<24}" + "".join(f"{name:>12}" for name in names[1:]))
+    terminalreporter.write_line(f"{names[0]:<24}" + "".join(f"{name:>14}" for name in names[1:]))
     for row in rows:
         values = list(row.values())
-        terminalreporter.write_line(f"{values[0]:<24}" + "".join(f"{value:>12.2f}" for value in values[1:]))
+        terminalreporter.write_line(f"{values[0]:<24}" + "".join(f"{value:>14.2f}" for value in values[1:]))

@@ -19,9 +19,10 @@ import pydicom
 import pytest
 
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
-from corrrelax_lib.io.mammogram import IntensityRecord, read_mammogram_with_record
-from corrrelax_lib.preprocess import breast_mask, breast_roi, fuse_clahe
-from corrrelax_lib.preprocess.clahe import clahe_effect, distinct_levels, histogram_bits
+from corrrelax_lib.io.mammogram import IntensityRecord
+from corrrelax_lib.preprocess import breast_mask
+from corrrelax_lib.preprocess.clahe import clahe_effect, distinct_levels
+from corrrelax_lib.preprocess.pipeline import preprocessing_steps
 from corrrelax_lib.preprocess.roi import Box
 from corrrelax_lib.testing.cbis_ddsm import HAND_BOXES, contains, overlaps
 from corrrelax_lib.windows.grid import WindowGrid, foreground_fraction, window_grid
@@ -56,42 +57,37 @@ class ProcessedScan:
 
 
 def process(row: pd.Series, costs: list[dict[str, Any]]) -> ProcessedScan:
-    """Run one scan through the pipeline, timing each step and tracing its peak memory (a row of ``costs``)."""
+    """Run one scan through the pipeline, timing it and tracing its peak memory (a row of ``costs``)."""
     tracemalloc.start()
     start = time.perf_counter()
-    image, record = read_mammogram_with_record(row["file"])
-    read_done = time.perf_counter()
-    bits = histogram_bits(image, TILE_GRID)
-    fused = fuse_clahe(image, CLIP_LIMITS, TILE_GRID, bits=bits)
-    clahe_done = time.perf_counter()
-    roi = breast_roi(image)
-    roi_done = time.perf_counter()
-    x0, y0, x1, y1 = roi
+    steps = preprocessing_steps(row["file"], clip_limits=CLIP_LIMITS, tile_grid=TILE_GRID)  # read, CLAHE, ROI
+    preprocessed = time.perf_counter()
+    x0, y0, x1, y1 = steps.roi
     grid = window_grid(y1 - y0, x1 - x0, WINDOW_SIZE, STRIDE)
-    covered = np.zeros((grid.height, grid.width), dtype=bool)
-    for y, x in grid.origins():
-        covered[y:y + WINDOW_SIZE, x:x + WINDOW_SIZE] = True
-    breast = breast_mask(image)
-    breast_windows = int((foreground_fraction(breast[y0:y1, x0:x1], grid) > 0).sum())
-    pipeline_done = time.perf_counter()
+    gridded = time.perf_counter()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     # Not timed: the reference (OpenCV's 8-bit CLAHE) and the checks' own measurements.
-    effect = clahe_effect(image, fused, breast, CLIP_LIMITS, TILE_GRID)
+    image = steps.normalised
+    breast = breast_mask(image)
+    effect = clahe_effect(image, steps.fused, breast, CLIP_LIMITS, TILE_GRID)
+    covered = np.zeros((grid.height, grid.width), dtype=bool)
+    for y, x in grid.origins():
+        covered[y:y + WINDOW_SIZE, x:x + WINDOW_SIZE] = True
     middle = slice(image.shape[0] // 3, 2 * image.shape[0] // 3)
     chest, far = slice(0, 400), slice(-600, -200)  # columns: chest wall on the left of a left breast
     if row["laterality"] == "R":
         chest, far = slice(-400, None), slice(200, 600)
     costs.append({
-        "scan": row["path"], "pixels (M)": image.size / 1e6, "read s": read_done - start,
-        "CLAHE s": clahe_done - read_done, "ROI s": roi_done - clahe_done, "grid s": pipeline_done - roi_done,
-        "total s": pipeline_done - start, "peak MiB": peak / 2**20,
+        "scan": row["path"], "pixels (M)": image.size / 1e6, "preprocess s": preprocessed - start,
+        "grid s": gridded - preprocessed, "total s": gridded - start, "peak MiB": peak / 2**20,
     })
     return ProcessedScan(
         shape=image.shape, value_range=(float(image.min()), float(image.max())),
         chest_wall_contrast=float(image[middle, chest].mean() - image[middle, far].mean()),
-        record=record, bits=bits, levels=distinct_levels(image), effect=effect, roi=roi, grid=grid,
-        covered=bool(covered.all()), breast_windows=breast_windows,
+        record=steps.intensity, bits=steps.clahe_bits, levels=distinct_levels(image), effect=effect, roi=steps.roi,
+        grid=grid, covered=bool(covered.all()),
+        breast_windows=int((foreground_fraction(breast[y0:y1, x0:x1], grid) > 0).sum()),
     )
 
 
@@ -134,6 +130,7 @@ def test_intensity_record_matches_the_dicom_header(scans, path, row):
 def test_clahe_equalises_about_as_much_as_opencv_8_bit(scans, path, row):
     scan = scans[path]
     assert 8 < scan.bits and 2**scan.bits <= scan.levels  # finer than 8 bits, never finer than the data
+    assert (scan.effect["histogram_bits"] == scan.bits).all()
     low, high = EFFECT_RATIO_BAND
     assert scan.effect["ratio"].between(low, high).all(), scan.effect
     assert scan.effect["ours"].iloc[1] > scan.effect["ours"].iloc[0], "clip 2.0 must change more than clip 1.0"

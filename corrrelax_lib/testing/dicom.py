@@ -1,4 +1,4 @@
-"""Write small DICOM files with chosen photometric interpretation, bit depth and transfer syntax."""
+"""Write small DICOM files with chosen photometric interpretation, bit depth, display tags and transfer syntax."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+
+from corrrelax_lib.data.phantom.dicom import add_display_tags
 
 MAMMOGRAPHY_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 
@@ -20,6 +22,10 @@ def write_test_dicom(
     bits_stored: int = 16,
     transfer_syntax: UID = ExplicitVRLittleEndian,
     rescale: tuple[float, float] | None = None,
+    window: tuple[float, float] | None = None,
+    voi_lut_function: str | None = None,
+    voi_lut: tuple[int, np.ndarray] | None = None,
+    presentation_lut_shape: str | None = None,
     with_pixels: bool = True,
 ) -> Path:
     """Write ``stored`` (``(H, W)`` unsigned ints) as a single-frame MG DICOM file.
@@ -30,6 +36,8 @@ def write_test_dicom(
         bits_stored: 8 (BitsAllocated 8) or 9–16 (BitsAllocated 16).
         transfer_syntax: any syntax ``Dataset.compress`` can encode, or uncompressed.
         rescale: ``(slope, intercept)`` of the modality LUT, or none.
+        window, voi_lut_function, voi_lut, presentation_lut_shape: display tags, see
+            :func:`~corrrelax_lib.data.phantom.dicom.add_display_tags` (none by default).
         with_pixels: ``False`` writes a file without PixelData.
     """
     stored = np.asarray(stored)
@@ -53,6 +61,8 @@ def write_test_dicom(
     dataset.PixelRepresentation = 0
     if rescale is not None:
         dataset.RescaleSlope, dataset.RescaleIntercept = rescale
+    add_display_tags(dataset, window=window, voi_lut_function=voi_lut_function, voi_lut=voi_lut,
+                     presentation_lut_shape=presentation_lut_shape)
     if with_pixels:
         dtype = np.uint8 if bits_stored <= 8 else np.uint16
         dataset.PixelData = stored.astype(dtype).tobytes()

@@ -47,6 +47,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def test_default_cache_dir_names_the_parameters(tmp_path):
     assert default_cache_dir(tmp_path, (1.0, 2.0), 8) == tmp_path / "cache" / "preprocessed-clahe1-2-tiles8"
     assert default_cache_dir(tmp_path, (1.5, 3.0), 4) != default_cache_dir(tmp_path, (1.0, 2.0), 8)
+    assert default_cache_dir(tmp_path, (1.0, 2.0), 8, apply_voi_lut=True) != default_cache_dir(tmp_path, (1.0, 2.0), 8)
 
 
 def test_first_get_writes_png_and_json_later_gets_read_them(data_root, tmp_path, calls):
@@ -85,6 +86,38 @@ def test_changed_parameters_recompute(data_root, tmp_path, calls):
     np.testing.assert_array_equal(again.image, other.image)
     PreprocessedImageStore(data_root, cache, tile_grid=4).get("s1", "a")
     assert len(calls) == 3
+    PreprocessedImageStore(data_root, cache, tile_grid=4, apply_voi_lut=True).get("s1", "a")
+    assert len(calls) == 4
+    assert json.loads((cache / "a.json").read_text())["apply_voi_lut"] is True
+
+
+def test_record_written_before_the_voi_option_existed_is_recomputed(data_root, tmp_path, calls):
+    cache = tmp_path / "cache"
+    PreprocessedImageStore(data_root, cache).get("s1", "a")
+    record = json.loads((cache / "a.json").read_text())
+    del record["apply_voi_lut"]
+    (cache / "a.json").write_text(json.dumps(record))
+    PreprocessedImageStore(data_root, cache).get("s1", "a")
+    assert len(calls) == 2
+
+
+def test_record_says_how_the_intensities_were_prepared(tmp_path):
+    """A MONOCHROME1 12-bit file with a window and INVERSE: the JSON record tells what was applied."""
+    root = tmp_path / "data"
+    source = image_path(root, "s1", "m1")
+    source.parent.mkdir(parents=True)
+    write_test_dicom(source, 4095 - breast_like_image(), photometric="MONOCHROME1", bits_stored=12,
+                     window=(1000.0, 1500.0), presentation_lut_shape="INVERSE")
+    for apply_voi_lut, applied in ((False, "none"), (True, "window")):
+        cache = default_cache_dir(tmp_path / "artifacts", (1.0, 2.0), 8, apply_voi_lut=apply_voi_lut)
+        stored = PreprocessedImageStore(root, cache, apply_voi_lut=apply_voi_lut).get("s1", "m1")
+        record = json.loads((cache / "m1.json").read_text())
+        assert record["apply_voi_lut"] is apply_voi_lut and record["intensity"]["voi_applied"] == applied
+        assert record["intensity"]["photometric"] == "MONOCHROME1" and record["intensity"]["inverted"] is True
+        assert record["intensity"]["presentation_lut_shape"] == "INVERSE"
+        assert record["intensity"]["window"] == [1000.0, 1500.0] and record["intensity"]["bits_stored"] == 12
+        assert record["intensity"]["stored_range"] == [0, 4095] and record["clahe_bits"] >= 8
+        assert stored.image[..., 0].max() == 255  # the breast is bright: inverted once, not twice
 
 
 def test_memory_keeps_the_most_recent_images(data_root, tmp_path, calls):

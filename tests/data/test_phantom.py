@@ -27,9 +27,11 @@ from corrrelax_lib.data.phantom import (
     writer,
 )
 from corrrelax_lib.data.phantom.anatomy import inside_breast
-from corrrelax_lib.data.phantom.dicom import jpeg2000_available
+from corrrelax_lib.data.phantom.dicom import DEVICE_PROFILES, encode_dicom, jpeg2000_available
 from corrrelax_lib.data.phantom.placement import CONTOUR_CATEGORIES
 from corrrelax_lib.data.phantom.render import render_brightness
+from corrrelax_lib.data.vindr import clipped_boxes, clipped_boxes_summary, n_finding_boxes, read_finding_annotations
+from corrrelax_lib.io.mammogram import read_mammogram_with_record
 
 MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "phantom-tiny.yml"
 SMALL = PhantomConfig(seed=3, n_patients=3, image_height_range=(160, 200))
@@ -144,6 +146,67 @@ def test_manifest_matches_the_planner(manifest: dict) -> None:
     assert "SYNTHETIC" in manifest["description"]
 
 
+def test_manifest_dataset_has_one_full_size_training_study(manifest_plans) -> None:
+    config = PhantomConfig.from_manifest(MANIFEST)
+    low, high = config.full_size_height_range
+    full_size = [plan for plan in manifest_plans if plan.height > config.image_height_range[1]]
+    assert len(full_size) == 4 * config.full_size_studies == 4
+    assert {plan.ids.study_id for plan in full_size} == {full_size[0].ids.study_id}
+    assert {plan.split for plan in full_size} == {"training"}
+    assert all(low <= plan.height <= high and 0.72 <= plan.width / plan.height <= 0.85 for plan in full_size)
+    assert 3300 * 2300 < full_size[0].height * full_size[0].width < 3500 * 3000  # VinDr-Mammo: 3387 x 2647 mean
+    others = [plan for plan in manifest_plans if plan not in full_size]
+    assert all(config.image_height_range[0] <= plan.height <= config.image_height_range[1] for plan in others)
+
+
+def test_full_size_studies_leave_every_other_image_as_it_was() -> None:
+    config = PhantomConfig(seed=2, n_patients=6, image_height_range=(160, 200))
+    plain = plan_phantom_dataset(config)
+    full = dataclasses.replace(config, full_size_studies=1, full_size_height_range=(900, 950))
+    with_full = plan_phantom_dataset(full)
+    changed = [index for index, (a, b) in enumerate(zip(plain, with_full, strict=True)) if a != b]
+    assert len(changed) == 4 and with_full[changed[0]].height >= 900 and with_full[changed[0]].split == "training"
+    with pytest.raises(ValueError, match="full_size_studies"):
+        PhantomConfig(n_patients=5, full_size_studies=5)  # only 4 of them are training studies
+
+
+def test_device_profiles_are_as_messy_as_vindr(manifest_plans) -> None:
+    """Windows, a VOI LUT Sequence, PresentationLUTShape present and absent, MONOCHROME1 with INVERSE."""
+    encodings = {dataclasses.replace(plan.encoding, transfer_syntax_uid="") for plan in manifest_plans}
+    assert encodings == set(DEVICE_PROFILES)  # every simulated scanner is used
+    assert any(e.bits_stored == 12 and e.window is not None for e in encodings)  # 12 bits in a 16-bit container
+    assert any(e.voi_lut for e in encodings) and any(e.window is None for e in encodings)
+    assert {e.presentation_lut_shape for e in encodings} == {"IDENTITY", "INVERSE", None}
+    for encoding in encodings:  # what DX/MG images must carry when they carry the tag (PS3.3 C.8.11.3)
+        expected = {"MONOCHROME1": "INVERSE", "MONOCHROME2": "IDENTITY"}[encoding.photometric]
+        assert encoding.presentation_lut_shape in (expected, None)
+
+
+@pytest.mark.parametrize("device", DEVICE_PROFILES, ids=lambda e: f"{e.photometric}-{e.bits_stored}-"
+                         f"{'lut' if e.voi_lut else 'window' if e.window else 'nowindow'}-{e.presentation_lut_shape}")
+def test_every_device_profile_reads_back_breast_bright(tmp_path: Path, device) -> None:
+    plan = plan_phantom_dataset(SMALL)[1]
+    plan = dataclasses.replace(plan, encoding=dataclasses.replace(device, transfer_syntax_uid=ExplicitVRLittleEndian))
+    path = tmp_path / "image.dicom"
+    path.write_bytes(encode_dicom(plan, render_phantom_image(plan)))
+    brightness = np.clip(render_brightness(plan), 0.0, 1.0)
+    image, record = read_mammogram_with_record(path)
+    assert record.inverted == (device.photometric == "MONOCHROME1") and record.voi_applied == "none"
+    assert record.presentation_lut_shape == device.presentation_lut_shape
+    assert record.bits_stored == device.bits_stored and (record.window is None) == (device.window is None)
+    expected = (brightness - brightness.min()) / (brightness.max() - brightness.min())
+    np.testing.assert_allclose(image, expected, atol=2 / 2**device.bits_stored)
+    windowed, windowed_record = read_mammogram_with_record(path, apply_voi_lut=True)
+    assert windowed_record.voi_applied == ("lut" if device.voi_lut else "window" if device.window else "none")
+    if device.window is not None:  # the window's low end turns black, its high end white: still breast bright
+        low, high = device.window
+        if not device.voi_lut:  # a linear window, then min-max scaling
+            clipped = np.clip((brightness - low) / (high - low), 0, 1)
+            expected = (clipped - clipped.min()) / (clipped.max() - clipped.min())
+            np.testing.assert_allclose(windowed, expected, atol=0.002)
+        assert np.corrcoef(windowed.ravel(), brightness.ravel())[0, 1] > 0.95
+
+
 def test_written_file_count_matches_the_config(small_root: Path) -> None:
     assert len(list(small_root.rglob("*.dicom"))) == SMALL.n_images
     assert len([path for path in small_root.rglob("*") if path.is_file()]) == SMALL.n_images + 2
@@ -189,11 +252,48 @@ def test_tables_follow_the_vindr_layout(manifest_plans) -> None:
     assert not set(findings.loc[no_finding, "image_id"]) & set(findings.loc[~no_finding, "image_id"])
     boxes = findings[~no_finding]
     assert boxes["finding_birads"].str.fullmatch(r"BI-RADS [1-5]").all()
-    assert (0 <= boxes["xmin"]).all() and (boxes["xmin"] < boxes["xmax"]).all()
-    assert (boxes["xmax"] <= boxes["width"]).all()
-    assert (0 <= boxes["ymin"]).all() and (boxes["ymin"] < boxes["ymax"]).all()
-    assert (boxes["ymax"] <= boxes["height"]).all()
+    assert (boxes["xmin"] < boxes["xmax"]).all() and (boxes["ymin"] < boxes["ymax"]).all()
+    # Inside the image, but for the few drawn past its edge by at most 0.8 % of the height (none entirely outside).
+    reach = 0.008 * boxes["height"]
+    assert (-reach <= boxes["xmin"]).all() and (boxes["xmax"] <= boxes["width"] + reach).all()
+    assert (-reach <= boxes["ymin"]).all() and (boxes["ymax"] <= boxes["height"] + reach).all()
+    assert ((boxes["xmin"] < boxes["width"]) & (boxes["xmax"] > 0) & (boxes["ymin"] < boxes["height"])
+            & (boxes["ymax"] > 0)).all()
     assert np.allclose(boxes[["xmin", "ymin", "xmax", "ymax"]], boxes[["xmin", "ymin", "xmax", "ymax"]].round(2))
+
+
+def test_a_few_boxes_cross_the_image_edge_and_the_reader_clips_them(manifest_plans, tmp_path: Path) -> None:
+    """As about 2 % of VinDr-Mammo's boxes do (up to ~27 px at ~3400 rows): 3 % here, by 1 px to 0.8 % of H."""
+    config = PhantomConfig.from_manifest(MANIFEST)
+    findings, _ = annotation_tables(manifest_plans)
+    boxes = findings.dropna(subset=["xmin"])
+    crossing = ((boxes["xmin"] < 0) | (boxes["ymin"] < 0) | (boxes["xmax"] > boxes["width"])
+                | (boxes["ymax"] > boxes["height"]))
+    assert crossing.sum() == round(config.edge_crossing_fraction * len(boxes)) > 0
+    csv_file = tmp_path / "finding_annotations.csv"
+    csv_file.write_text(writer.annotation_csv_texts(manifest_plans)["finding_annotations.csv"])
+    read = read_finding_annotations(csv_file)
+    assert read["box_clipped"].sum() == crossing.sum()
+    clipped = read[read["box_clipped"]]
+    assert (clipped[["xmin", "ymin"]] >= 0).all().all() and (clipped["xmax"] <= clipped["width"]).all()
+    assert (clipped["ymax"] <= clipped["height"]).all()
+    assert f"{crossing.sum()} of {len(boxes)} finding boxes" in clipped_boxes_summary(
+        clipped_boxes(read), n_finding_boxes(read), csv_file)
+
+
+def test_edge_crossing_leaves_every_other_box_as_it_was() -> None:
+    config = PhantomConfig.from_manifest(MANIFEST)
+    plain = plan_phantom_dataset(dataclasses.replace(config, edge_crossing_fraction=0.0))
+    crossing = plan_phantom_dataset(config)
+    changed = [(a, b) for p, q in zip(plain, crossing, strict=True)
+               for a, b in zip(p.findings, q.findings, strict=True) if a != b]
+    assert len(changed) == round(config.edge_crossing_fraction * sum(len(p.findings) for p in plain))
+    for before, after in changed:  # one side moved outwards; the lesions are untouched
+        assert before.lesions == after.lesions
+        moved = [side for side in range(4) if before.box_xyxy[side] != after.box_xyxy[side]]
+        assert len(moved) == 1
+        side = moved[0]  # xmin, ymin move below 0; xmax, ymax grow (past width, height: checked above)
+        assert after.box_xyxy[side] < 0 if side < 2 else after.box_xyxy[side] > before.box_xyxy[side]
 
 
 def test_written_csv_reads_back_with_empty_no_finding_cells(small_root: Path) -> None:
@@ -211,7 +311,7 @@ def test_interior_boxes_lie_inside_the_breast(manifest_plans) -> None:
         for finding in plan.findings:
             if CONTOUR_CATEGORIES & set(finding.categories):
                 continue
-            x0, y0, x1, y1 = finding.box_xyxy
+            x0, y0, x1, y1 = np.clip(finding.box_xyxy, 0, [plan.width, plan.height] * 2)  # as the reader clips
             xs, ys = np.meshgrid(np.linspace(x0, x1, 5), np.linspace(y0, y1, 5))
             assert inside_breast(plan.shape, *_canonical_xy(plan, xs, ys)).all(), (plan.index, finding.categories)
 
@@ -311,3 +411,7 @@ def test_config_rejects_nonsense() -> None:
         PhantomConfig(image_height_range=(300, 200))
     with pytest.raises(ValueError):
         PhantomConfig(boxes_per_finding_image=4.0)
+    with pytest.raises(ValueError):
+        PhantomConfig(full_size_height_range=(3500, 3300))
+    with pytest.raises(ValueError):
+        PhantomConfig(edge_crossing_fraction=0.5)

@@ -1,4 +1,7 @@
-"""Breast ROI: keeps the breast and its faint skin line, leaves out film labels; clear error without breast."""
+"""Breast ROI: keeps the breast and its faint skin line, leaves out film labels; clear error without breast.
+
+The real CBIS-DDSM scans are checked in ``tests/real_data``.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
 from corrrelax_lib.data.vindr import image_path, read_finding_annotations
 from corrrelax_lib.io import read_mammogram
 from corrrelax_lib.preprocess import EmptyBreastError, boxes_to_roi, breast_roi
 from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
+from corrrelax_lib.testing.cbis_ddsm import contains, overlaps
 from corrrelax_lib.testing.dicom import write_test_dicom
-
-# Annotated by hand on the real CBIS-DDSM scans, (x0, y0, x1, y1) pixels:
-# a box of breast tissue that the ROI must contain, and the film label ("LCC", "RMLO", ...)
-# that it must leave out.
-HAND_BOXES = {
-    "1-130.dcm": ((150, 1700, 900, 2800), (2050, 550, 2700, 1150)),
-    "1-131.dcm": ((150, 1700, 1000, 3100), (2100, 750, 2750, 1350)),
-    "1-132.dcm": ((2100, 1900, 2800, 3000), (0, 150, 450, 650)),
-    "1-133.dcm": ((2000, 1500, 2850, 3100), (0, 100, 650, 750)),
-    "1-280.dcm": ((150, 1800, 1200, 3000), (2350, 250, 2624, 850)),
-    "1-281.dcm": ((150, 1500, 1200, 3000), (2150, 250, 2576, 850)),
-    "1-282.dcm": ((1500, 1900, 2500, 3200), (0, 250, 400, 900)),
-    "1-283.dcm": ((1500, 2000, 2500, 3500), (0, 300, 450, 950)),
-}
-
-
-def contains(outer, inner) -> bool:
-    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
-
-
-def overlaps(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def synthetic_mammogram() -> np.ndarray:
@@ -80,20 +61,6 @@ def test_boxes_move_into_roi_and_are_clipped():
     boxes = np.array([[10, 20, 30, 40], [0, 0, 500, 500], [600, 600, 700, 700]])
     moved = boxes_to_roi(boxes, (5, 10, 105, 210))
     np.testing.assert_array_equal(moved, [[5, 10, 25, 30], [0, 0, 100, 200], [100, 200, 100, 200]])
-
-
-@pytest.mark.parametrize("name", sorted(HAND_BOXES))
-def test_real_cbis_ddsm_roi_keeps_breast_and_leaves_out_film_label(name):
-    files = cbis_ddsm_files().set_index(cbis_ddsm_files()["file"].map(lambda p: p.name))
-    image = read_mammogram(files.loc[name, "file"])
-    breast, label = HAND_BOXES[name]
-    lx0, ly0, lx1, ly1 = label
-    assert (image[ly0:ly1, lx0:lx1] > 0.5).sum() > 500, "the hand-annotated label box holds bright text"
-    roi = breast_roi(image)
-    assert contains(roi, breast)
-    assert not overlaps(roi, label)
-    area = (roi[2] - roi[0]) * (roi[3] - roi[1])
-    assert area < 0.6 * image.size
 
 
 def test_roi_keeps_every_phantom_box(tiny_data_root):

@@ -2,8 +2,11 @@
 
 All images are SYNTHETIC (generated from a seed, no patient data). They stand in for
 VinDr-Mammo wherever the real data are unavailable (tests, the ``tiny`` book profile):
-same folder layout, same CSV columns, same DICOM quirks (MONOCHROME1/2, 12-16 bits,
-compressed transfer syntaxes), and lesions of all 10 finding categories with boxes.
+same folder layout, same CSV columns, same DICOM quirks (MONOCHROME1/2, 12-16 bits in
+16-bit containers, VOI windows and a VOI LUT Sequence, PresentationLUTShape, compressed
+transfer syntaxes), the same annotation quirks (a few boxes reaching past the image edge),
+lesions of all 10 finding categories with boxes, and optionally studies at VinDr-Mammo's
+full size among the small ones.
 
 Modules, in the order the data flow: ``config`` (the knobs), ``plan`` (patients, splits,
 findings, boxes; no pixels) using ``identifiers`` (seeded ids, UIDs, dates), ``anatomy``

@@ -27,6 +27,11 @@ class PhantomConfig:
         finding_image_fraction: fraction of the images of each split with >= 1 annotated box.
         boxes_per_finding_image: mean number of boxes on an image with findings (1 to 3).
         texture_beta: exponent of the 1/f^beta power spectrum of the fibroglandular texture.
+        full_size_studies: training studies rendered at VinDr-Mammo's full size instead (seeded choice), so
+            that the data the tests and the book use contain real-sized images.
+        full_size_height_range: inclusive range of their heights, pixels (VinDr-Mammo: 2812-3580, mean 3387).
+        edge_crossing_fraction: fraction of all boxes drawn a few pixels past the image edge, as about 2 % of
+            VinDr-Mammo's are (seeded choice among the boxes nearest an edge; none lies entirely outside).
 
     >>> PhantomConfig(n_patients=3).n_images
     12
@@ -40,6 +45,9 @@ class PhantomConfig:
     finding_image_fraction: float = 0.5
     boxes_per_finding_image: float = 1.6
     texture_beta: float = 3.0
+    full_size_studies: int = 0
+    full_size_height_range: tuple[int, int] = (3300, 3500)
+    edge_crossing_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         low, high = self.image_height_range
@@ -55,6 +63,22 @@ class PhantomConfig:
             raise ValueError(f"finding_image_fraction must be in [0, 1], got {self.finding_image_fraction}")
         if not 1.0 <= self.boxes_per_finding_image <= MAX_BOXES_PER_IMAGE:
             raise ValueError(f"boxes_per_finding_image must be in [1, {MAX_BOXES_PER_IMAGE}]")
+        n_training = self.n_patients - self.n_test_patients
+        if not 0 <= self.full_size_studies <= n_training:
+            raise ValueError(f"full_size_studies must be in [0, {n_training}] (the training studies), "
+                             f"got {self.full_size_studies}")
+        if not 0.0 <= self.edge_crossing_fraction <= 0.1:
+            raise ValueError(f"edge_crossing_fraction must be in [0, 0.1], got {self.edge_crossing_fraction}")
+        if not 128 <= self.full_size_height_range[0] <= self.full_size_height_range[1]:
+            raise ValueError(f"full_size_height_range must satisfy 128 <= low <= high, "
+                             f"got {self.full_size_height_range}")
+
+    @property
+    def n_test_patients(self) -> int:
+        """Patients in the ``test`` split: ``round(test_fraction * n_patients)``, at least 1 and leaving 1."""
+        if self.test_fraction == 0:
+            return 0
+        return min(self.n_patients - 1, max(1, round(self.test_fraction * self.n_patients)))
 
     @property
     def n_images(self) -> int:

@@ -1,14 +1,17 @@
-"""DICOM encoding of phantom images: device-like pixel formats and a mix of transfer syntaxes.
+"""DICOM encoding of phantom images: device-like pixel formats, display tags and a mix of transfer syntaxes.
 
 Studies take turns (in seeded order) over :data:`DEVICE_PROFILES`, so any 3 studies already
-mix MONOCHROME1/MONOCHROME2 and 12/14/16 stored bits, as VinDr-Mammo's several scanners do.
-Per image, two files are JPEG 2000 Lossless (when an encoder is installed), a fifth RLE
-Lossless, the rest Explicit VR Little Endian. Every UID, date and time comes from the plan,
-so the same plan gives byte-identical files.
+mix MONOCHROME1/MONOCHROME2, 12/14/16 stored bits (always in 16-bit containers), VOI windows
+(WindowCenter/WindowWidth, as VinDr-Mammo's files carry), a VOI LUT Sequence and
+PresentationLUTShape tags, as VinDr-Mammo's several scanners do. Per image, two files are
+JPEG 2000 Lossless (when an encoder is installed), a fifth RLE Lossless, the rest Explicit VR
+Little Endian. Every UID, date and time comes from the plan, so the same plan gives
+byte-identical files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,16 +30,42 @@ from pydicom.uid import (
 if TYPE_CHECKING:
     from corrrelax_lib.data.phantom.plan import ImagePlan
 
-#: ``(PhotometricInterpretation, BitsStored, (RescaleSlope, RescaleIntercept) or None)`` per device.
-DEVICE_PROFILES: tuple[tuple[str, int, tuple[float, float] | None], ...] = (
-    ("MONOCHROME2", 12, None),
-    ("MONOCHROME1", 14, (1.0, 0.0)),
-    ("MONOCHROME2", 16, (1.0, 0.0)),
-    ("MONOCHROME1", 12, None),
-    ("MONOCHROME2", 14, None),
-    ("MONOCHROME1", 16, (1.0, 0.0)),
-    ("MONOCHROME2", 12, (1.0, -512.0)),
-    ("MONOCHROME1", 14, None),
+
+@dataclass(frozen=True)
+class DicomEncoding:
+    """How an image's pixels are stored and meant to be displayed (one simulated scanner).
+
+    Attributes:
+        photometric: ``"MONOCHROME2"`` (stored = brightness) or ``"MONOCHROME1"`` (stored = max - brightness).
+        bits_stored: 12, 14 or 16 (BitsAllocated is always 16, HighBit = bits_stored - 1).
+        rescale: ``(RescaleSlope, RescaleIntercept)``, or ``None`` when the tags are absent.
+        transfer_syntax_uid: Explicit VR Little Endian, RLE Lossless or JPEG 2000 Lossless.
+        window: ``(low, high)`` displayed brightness (fractions of the stored range) the VOI window
+            spans, written as WindowCenter/WindowWidth; ``None``: no window tags.
+        voi_lut: also write the window as a VOI LUT Sequence (the standard's SIGMOID curve as a table).
+        presentation_lut_shape: PresentationLUTShape (``INVERSE`` with MONOCHROME1, ``IDENTITY`` with
+            MONOCHROME2, as DX/MG images must have), or ``None``: absent, as on older devices.
+    """
+
+    photometric: str
+    bits_stored: int
+    rescale: tuple[float, float] | None
+    transfer_syntax_uid: str
+    window: tuple[float, float] | None = None
+    voi_lut: bool = False
+    presentation_lut_shape: str | None = None
+
+
+#: One simulated scanner per entry; ``transfer_syntax_uid`` is chosen per image (left empty here).
+DEVICE_PROFILES: tuple[DicomEncoding, ...] = (
+    DicomEncoding("MONOCHROME2", 12, None, "", window=(0.08, 0.9), presentation_lut_shape="IDENTITY"),
+    DicomEncoding("MONOCHROME1", 14, (1.0, 0.0), "", window=(0.05, 0.95), presentation_lut_shape="INVERSE"),
+    DicomEncoding("MONOCHROME2", 16, (1.0, 0.0), ""),
+    DicomEncoding("MONOCHROME1", 12, None, "", window=(0.1, 0.85), voi_lut=True, presentation_lut_shape="INVERSE"),
+    DicomEncoding("MONOCHROME2", 14, None, "", window=(0.0, 1.0)),
+    DicomEncoding("MONOCHROME1", 16, (1.0, 0.0), ""),
+    DicomEncoding("MONOCHROME2", 12, (1.0, -512.0), "", window=(0.15, 0.85), presentation_lut_shape="IDENTITY"),
+    DicomEncoding("MONOCHROME1", 14, None, "", window=(0.05, 0.9), presentation_lut_shape="INVERSE"),
 )
 N_JPEG2000_IMAGES = 2
 RLE_FRACTION = 0.2
@@ -45,21 +74,35 @@ _IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1504.1"  # fixed, so files d
 _IMPLEMENTATION_VERSION = "CORRRELAX_PH_1"
 
 
-@dataclass(frozen=True)
-class DicomEncoding:
-    """How an image's pixels are stored.
+def add_display_tags(
+    dataset: Dataset,
+    *,
+    window: tuple[float, float] | None = None,
+    voi_lut_function: str | None = None,
+    voi_lut: tuple[int, np.ndarray] | None = None,
+    presentation_lut_shape: str | None = None,
+) -> None:
+    """Add a VOI LUT module (window and/or VOI LUT Sequence) and PresentationLUTShape to ``dataset``.
 
-    Attributes:
-        photometric: ``"MONOCHROME2"`` (stored = brightness) or ``"MONOCHROME1"`` (stored = max - brightness).
-        bits_stored: 12, 14 or 16 (BitsAllocated is always 16, HighBit = bits_stored - 1).
-        rescale: ``(RescaleSlope, RescaleIntercept)``, or ``None`` when the tags are absent.
-        transfer_syntax_uid: Explicit VR Little Endian, RLE Lossless or JPEG 2000 Lossless.
+    Args:
+        window: ``(WindowCenter, WindowWidth)`` in modality-LUT output units.
+        voi_lut_function: VOILUTFunction (``LINEAR``, ``LINEAR_EXACT``, ``SIGMOID``); absent (= LINEAR) if ``None``.
+        voi_lut: ``(first mapped value >= 0, (N,) table)`` of a VOI LUT Sequence item with 16-bit entries.
+        presentation_lut_shape: ``IDENTITY`` or ``INVERSE``.
     """
-
-    photometric: str
-    bits_stored: int
-    rescale: tuple[float, float] | None
-    transfer_syntax_uid: str
+    if window is not None:
+        dataset.WindowCenter, dataset.WindowWidth = (round(float(value), 2) for value in window)
+    if voi_lut_function is not None:
+        dataset.VOILUTFunction = voi_lut_function
+    if voi_lut is not None:
+        first_mapped, table = voi_lut
+        item = Dataset()
+        item.add_new(0x00283002, "US", [len(table) % 65536, int(first_mapped), 16])  # LUT Descriptor
+        item.add_new(0x00283006, "OW", np.asarray(table, dtype="<u2").tobytes())  # LUT Data
+        item.LUTExplanation = "SYNTHETIC sigmoid VOI LUT"
+        dataset.VOILUTSequence = [item]
+    if presentation_lut_shape is not None:
+        dataset.PresentationLUTShape = presentation_lut_shape
 
 
 def jpeg2000_available() -> bool:
@@ -76,7 +119,7 @@ def plan_encodings(rng: np.random.Generator, n_studies: int, images_per_study: i
     n_rle = round(RLE_FRACTION * n_images)
     encodings = []
     for image in range(n_images):
-        photometric, bits, rescale = DEVICE_PROFILES[device_rank[image // images_per_study] % len(DEVICE_PROFILES)]
+        device = DEVICE_PROFILES[device_rank[image // images_per_study] % len(DEVICE_PROFILES)]
         rank = syntax_rank[image]
         if rank < n_jpeg2000:
             syntax = JPEG2000Lossless
@@ -84,7 +127,7 @@ def plan_encodings(rng: np.random.Generator, n_studies: int, images_per_study: i
             syntax = RLELossless
         else:
             syntax = ExplicitVRLittleEndian
-        encodings.append(DicomEncoding(photometric, bits, rescale, str(syntax)))
+        encodings.append(dataclasses.replace(device, transfer_syntax_uid=str(syntax)))
     return encodings
 
 
@@ -145,6 +188,7 @@ def encode_dicom(plan: ImagePlan, pixels: np.ndarray) -> bytes:
     if encoding.rescale is not None:
         ds.RescaleSlope, ds.RescaleIntercept = encoding.rescale
         ds.RescaleType = "US"
+    _add_device_display_tags(ds, encoding)
     ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
     if encoding.transfer_syntax_uid != ExplicitVRLittleEndian:
         ds.compress(encoding.transfer_syntax_uid, pixels, encoding_plugin="pylibjpeg", generate_instance_uid=False)
@@ -152,3 +196,22 @@ def encode_dicom(plan: ImagePlan, pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _add_device_display_tags(ds: Dataset, encoding: DicomEncoding) -> None:
+    """The window (and VOI LUT) of ``encoding.window`` in modality units, and the PresentationLUTShape."""
+    window = voi_lut = None
+    if encoding.window is not None:
+        max_value = 2**encoding.bits_stored - 1
+        low, high = encoding.window
+        if encoding.photometric == "MONOCHROME1":  # bright = low stored values
+            low, high = 1.0 - high, 1.0 - low
+        slope, intercept = encoding.rescale or (1.0, 0.0)
+        centre, width = intercept + slope * max_value * (low + high) / 2, slope * max_value * (high - low)
+        window = (centre, width)
+        if encoding.voi_lut:
+            stored = np.arange(max_value + 1)
+            modality = intercept + slope * stored
+            sigmoid = 1.0 / (1.0 + np.exp(-4.0 * (modality - centre) / width))  # PS3.3 C.11.2.1.3.1
+            voi_lut = (int(modality[0]), np.round(sigmoid * 65535).astype(np.uint16))
+    add_display_tags(ds, window=window, voi_lut=voi_lut, presentation_lut_shape=encoding.presentation_lut_shape)

@@ -13,6 +13,7 @@ sampling noise). So every category appears in both splits whenever a split has a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,6 +70,10 @@ FINDING_BIRADS: dict[str, tuple[int, ...]] = {
     "Skin Retraction": (4, 5),
 }
 DENSITY_PROBABILITIES = {"A": 0.1, "B": 0.35, "C": 0.4, "D": 0.15}
+#: Boxes drawn past the image edge: chosen among those within this fraction of the height of an edge, and
+#: reaching up to this far past it (VinDr-Mammo: up to ~27 px at ~3400 rows).
+EDGE_CANDIDATE_FRACTION = 0.03
+EDGE_OVERSHOOT_FRACTION = 0.008
 LYMPH_NODE_MLO_PREFERENCE = 0.85  # probability a lymph node is sent to an MLO image when one is free
 
 
@@ -89,8 +94,9 @@ class ImageIds:
 class Finding:
     """One annotated box: its VinDr categories, BI-RADS, drawn lesions and box.
 
-    ``box_xyxy`` is in the *image* frame (right breasts mirrored), pixels, clipped to the
-    image and rounded to 0.01; the lesions are in the canonical frame.
+    ``box_xyxy`` is in the *image* frame (right breasts mirrored), pixels, rounded to 0.01,
+    inside the image except for the few boxes :func:`plan_phantom_dataset` draws a few pixels
+    past its edge (``PhantomConfig.edge_crossing_fraction``); the lesions are in the canonical frame.
     """
 
     categories: tuple[str, ...]
@@ -213,6 +219,42 @@ def _plan_geometry(
     return layout.shape, film_label, tuple(findings)
 
 
+def _cross_image_edges(
+    rng: np.random.Generator,
+    geometry: dict[int, tuple[BreastShape, FilmLabel, tuple[Finding, ...]]],
+    heights: np.ndarray,
+    widths: np.ndarray,
+    fraction: float,
+) -> dict[int, tuple[BreastShape, FilmLabel, tuple[Finding, ...]]]:
+    """Move the nearest side of ``fraction`` of all boxes 1 px to 0.8 % of the height past the image edge.
+
+    As annotators do on VinDr-Mammo: the box still holds its lesions (it only grows) and is never
+    entirely outside the image. Candidates are the boxes within 3 % of the height of an edge.
+    """
+    candidates = []
+    for index, (_, _, findings) in geometry.items():
+        height, width = int(heights[index // VIEWS_PER_PATIENT]), int(widths[index // VIEWS_PER_PATIENT])
+        for number, finding in enumerate(findings):
+            x0, y0, x1, y1 = finding.box_xyxy
+            gaps = (x0, y0, width - x1, height - y1)  # to the left, top, right and bottom edge
+            side = int(np.argmin(gaps))
+            if gaps[side] <= EDGE_CANDIDATE_FRACTION * height:
+                candidates.append((index, number, side, height, width))
+    n_total = sum(len(findings) for _, _, findings in geometry.values())
+    n_crossing = min(len(candidates), round(fraction * n_total))
+    geometry = dict(geometry)
+    for choice in sorted(rng.permutation(len(candidates))[:n_crossing].tolist()):
+        index, number, side, height, width = candidates[choice]
+        overshoot = round(float(rng.uniform(1.0, max(1.0, EDGE_OVERSHOOT_FRACTION * height))), 2)
+        box = list(geometry[index][2][number].box_xyxy)
+        box[side] = -overshoot if side < 2 else (width, height)[side - 2] + overshoot
+        shape, film_label, findings = geometry[index]
+        findings = tuple(dataclasses.replace(finding, box_xyxy=tuple(box)) if position == number else finding
+                         for position, finding in enumerate(findings))
+        geometry[index] = (shape, film_label, findings)
+    return geometry
+
+
 def plan_phantom_dataset(config: PhantomConfig) -> list[ImagePlan]:
     """Plan every image of the dataset, in study order (L CC, L MLO, R CC, R MLO per study).
 
@@ -224,8 +266,7 @@ def plan_phantom_dataset(config: PhantomConfig) -> list[ImagePlan]:
     """
     seed, n_patients = config.seed, config.n_patients
     rng = np.random.default_rng(np.random.SeedSequence([seed, DATASET_STREAM]))
-    n_test = min(n_patients - 1, max(1, round(config.test_fraction * n_patients))) if config.test_fraction > 0 else 0
-    test_patients = set(rng.permutation(n_patients)[:n_test].tolist())
+    test_patients = set(rng.permutation(n_patients)[: config.n_test_patients].tolist())
     densities = rng.choice(list(DENSITY_PROBABILITIES), size=n_patients, p=list(DENSITY_PROBABILITIES.values()))
     ages = rng.integers(40, 76, size=n_patients)
     heights = rng.integers(config.image_height_range[0], config.image_height_range[1] + 1, size=n_patients)
@@ -243,6 +284,11 @@ def plan_phantom_dataset(config: PhantomConfig) -> list[ImagePlan]:
             assign_boxes(rng, box_quota(n_finding, config.boxes_per_finding_image), finding_images, views)
         )
     encodings = plan_encodings(rng, n_patients, VIEWS_PER_PATIENT)
+    if config.full_size_studies:  # drawn last, so that every other draw is the same as without them
+        training_patients = [patient for patient in range(n_patients) if patient not in test_patients]
+        for patient in sorted(rng.permutation(training_patients)[: config.full_size_studies].tolist()):
+            heights[patient] = rng.integers(config.full_size_height_range[0], config.full_size_height_range[1] + 1)
+            widths[patient] = round(heights[patient] * rng.uniform(*config.width_ratio_range))
 
     geometry = {}
     for index in range(config.n_images):
@@ -251,6 +297,8 @@ def plan_phantom_dataset(config: PhantomConfig) -> list[ImagePlan]:
         geometry[index] = _plan_geometry(
             seed, index, laterality, view, int(heights[patient]), int(widths[patient]), boxes_of[index]
         )
+    if config.edge_crossing_fraction:  # drawn after everything else, like the full-size studies
+        geometry = _cross_image_edges(rng, geometry, heights, widths, config.edge_crossing_fraction)
     # A breast's BI-RADS is the worst finding over both of its views.
     breast_birads: dict[tuple[int, str], int] = {}
     for index, (_, _, findings) in geometry.items():

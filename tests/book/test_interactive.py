@@ -1,0 +1,292 @@
+"""JupyterLab and Voilà as ``make lab`` and ``make voila`` start them (:mod:`corrrelax_lib.book.interactive`), on
+127.0.0.1 with a token.
+
+Without a browser: JupyterLab's settings open a ``.py`` file as a Jupytext notebook, and every chapter saved
+through its contents API, with the kernel metadata that JupyterLab sets, keeps its text (a copy of the chapters
+is served). In Debian's headless Chromium, a student's path once the book is built (marked ``book``):
+
+- JupyterLab opens chapter 05 from its plain URL as a notebook, runs all cells (from the cache the book build
+  filled) without an error output, redraws the CorRELAX panel's map when its label changes, and saving the
+  chapter leaves its file as it was.
+- Voilà serves chapter 10; the neuron explorer's controls have a size, and its window slider and label button
+  change what they show.
+
+No page may fetch from another origin, nor raise or log a script error in Voilà. Screenshots are kept in
+``book/_build/interactive/``; the seconds of Run All and of the redraw are recorded as test properties.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from corrrelax_lib.book.build import notebook_sources
+from corrrelax_lib.book.interactive import (
+    JUPYTER_DIR,
+    chapter_path,
+    jupyter_environment,
+    lab_command,
+    voila_command,
+    voila_url,
+)
+from corrrelax_lib.paths import repository_root
+from corrrelax_lib.testing.browser import block_other_origins, chromium_context, script_errors
+from corrrelax_lib.testing.jupyter import JupyterServer, running_jupyter
+
+SCREENSHOTS = repository_root() / "book" / "_build" / "interactive"
+RUN_ALL_TIMEOUT = 600_000  # ms; about 15 s from the cache
+RENDER_TIMEOUT = 600_000  # ms; Voilà sends the page once every cell has run
+REDRAW_TIMEOUT = 60_000  # ms
+
+# Starts Run All on the notebook in front; window.corrrelaxRunAll becomes "done", "stopped" (a cell failed) or
+# the command's error once every cell has run.
+RUN_ALL_JS = """() => {
+  window.corrrelaxRunAll = null;
+  window.jupyterapp.commands.execute("notebook:run-all-cells").then(
+    done => { window.corrrelaxRunAll = done === false ? "stopped" : "done"; },
+    error => { window.corrrelaxRunAll = String(error); });
+}"""
+KERNEL_IDLE_JS = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return kernel !== null && kernel !== undefined && kernel.status === "idle";
+}"""
+# "cell <n>: <what>" for every code cell of the notebook in front that did not run or has an error output.
+FAILED_CELLS_JS = """() => {
+  const problems = [];
+  window.jupyterapp.shell.currentWidget.content.widgets.forEach((cell, index) => {
+    if (cell.model.type !== "code") return;
+    if (cell.model.executionCount === null) problems.push(`cell ${index}: not run`);
+    for (const output of cell.model.outputs.toJSON())
+      if (output.output_type === "error") problems.push(`cell ${index}: ${output.ename}: ${output.evalue}`);
+  });
+  return problems;
+}"""
+SAVE_JS = """() => window.jupyterapp.commands.execute("docmanager:save")"""
+# The CorRELAX panel: the VBox whose children include the map-kind toggle buttons; its map is the Output's image.
+PANEL = ".widget-vbox:has(> .widget-toggle-buttons)"
+PANEL_MAP = f"{PANEL} .widget-output img"
+MAP_CHANGED_JS = f"""before => {{
+  const image = document.querySelector("{PANEL_MAP}");
+  return image !== null && image.complete && image.src !== before;
+}}"""
+
+
+@pytest.fixture(scope="module")
+def lab_on_a_copy(tmp_path_factory) -> Iterator[tuple[JupyterServer, Path]]:
+    """JupyterLab as ``make lab`` starts it, over a copy of the chapters and ``pyproject.toml`` (which holds the
+    jupytext settings); yields the server and the copy's root."""
+    root = tmp_path_factory.mktemp("checkout")
+    shutil.copytree(repository_root() / "notebooks", root / "notebooks")
+    shutil.copy2(repository_root() / "pyproject.toml", root)
+    options = [f"--LabApp.user_settings_dir={tmp_path_factory.mktemp('jupyterlab-settings')}"]
+    with running_jupyter(lambda port, token: [*lab_command(port=port, root_dir=root, token=token), *options]) as server:
+        yield server, root
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, tmp_path_factory) -> Iterator[BrowserContext]:
+    """Chromium with a fresh profile, for this module."""
+    with sync_playwright() as playwright:
+        context = chromium_context(playwright, chromium, tmp_path_factory.mktemp("chromium-profile"))
+        context.set_default_timeout(60_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def lab(built_html: Path, tmp_path_factory) -> Iterator[JupyterServer]:
+    """JupyterLab as ``make lab`` starts it, once the book build has filled the cache; the app is exposed to the
+    page's scripts, and the user's settings and workspaces are fresh folders."""
+    user = tmp_path_factory.mktemp("jupyterlab-user")
+    options = ["--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={user / 'settings'}",
+               f"--LabApp.workspaces_dir={user / 'workspaces'}"]
+    with running_jupyter(lambda port, token: [*lab_command(port=port, token=token), *options]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def voila(built_html: Path) -> Iterator[JupyterServer]:
+    """Chapter 10 in Voilà as ``make voila CHAPTER=10_explorer`` serves it, once the book build has run."""
+    with running_jupyter(lambda port, token: voila_command("10_explorer", port=port, token=token)) as server:
+        yield server
+
+
+def test_jupyter_environment_puts_the_book_settings_first() -> None:
+    environment = jupyter_environment({"JUPYTER_PATH": "/elsewhere", "HOME": "/home/student"})
+    assert environment["JUPYTER_PATH"].split(":") == [str(JUPYTER_DIR), "/elsewhere"]
+    assert environment["JUPYTER_CONFIG_PATH"] == str(JUPYTER_DIR)
+    assert environment["HOME"] == "/home/student"
+
+
+def test_voila_names_the_chapters_when_one_does_not_exist() -> None:
+    assert voila_url(chapter_path("notebooks/10_explorer.py")) == "/voila/render/notebooks/10_explorer.py"
+    with pytest.raises(FileNotFoundError, match=r"no chapter '10_explorers'.*10_explorer, 11_external_images"):
+        voila_command("10_explorers", port=8866)
+
+
+def test_jupyterlab_opens_python_files_as_jupytext_notebooks(lab_on_a_copy) -> None:
+    server, _ = lab_on_a_copy
+    plugin = _api(server, "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+    assert plugin["schema"]["properties"]["defaultViewers"]["default"].get("python") == "Jupytext Notebook"
+
+
+def test_saving_a_chapter_from_jupyterlab_keeps_its_text(lab_on_a_copy) -> None:
+    """What JupyterLab saves: the chapter as its contents API reads it, with the kernel's spec as metadata."""
+    server, root = lab_on_a_copy
+    specs = _api(server, "/api/kernelspecs")
+    spec = specs["kernelspecs"][specs["default"]]["spec"]
+    changed = []
+    for source in notebook_sources(root):
+        path = f"/api/contents/notebooks/{source.name}"
+        committed = source.read_bytes()
+        model = _api(server, path)
+        assert model["type"] == "notebook", f"{source.name} is not read as a notebook: {model['type']}"
+        notebook = model["content"]
+        notebook["metadata"]["kernelspec"] = {"name": specs["default"], "display_name": spec["display_name"],
+                                              "language": spec["language"]}
+        notebook["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+        _api(server, path, {"type": "notebook", "format": "json", "content": notebook})
+        if source.read_bytes() != committed:
+            changed.append(source.name)
+    assert not changed, f"saving from JupyterLab rewrites {changed}"
+
+
+@pytest.mark.book
+def test_chapter_05_runs_in_jupyterlab_its_panel_redraws_and_saving_keeps_the_file(
+        lab: JupyterServer, browser: BrowserContext, record_property: Any) -> None:
+    source = repository_root() / chapter_path("05_correlax_maps")
+    committed = source.read_bytes()
+    page = browser.new_page()
+    blocked = block_other_origins(page, lab.url)
+    try:
+        page.goto(lab.address(f"/lab/tree/{chapter_path('05_correlax_maps').as_posix()}"))
+        opened = page.locator("#jp-main-dock-panel .jp-NotebookPanel, #jp-main-dock-panel .jp-FileEditor")
+        opened.first.wait_for()
+        assert page.locator("#jp-main-dock-panel .jp-NotebookPanel").count() == 1, \
+            "JupyterLab opened notebooks/05_correlax_maps.py as a text file, not as a notebook"
+        _wait(page, KERNEL_IDLE_JS, 120_000, "the notebook's kernel did not start", lab)
+
+        start = time.monotonic()
+        page.evaluate(RUN_ALL_JS)
+        _wait(page, "() => window.corrrelaxRunAll !== null", RUN_ALL_TIMEOUT, "Run All did not finish", lab)
+        record_property("run_all_05_seconds", round(time.monotonic() - start, 1))
+        failed = page.evaluate(FAILED_CELLS_JS)
+        assert page.evaluate("() => window.corrrelaxRunAll") == "done" and not failed, \
+            f"Run All on chapter 05: {page.evaluate('() => window.corrrelaxRunAll')}; {failed}\n{lab.log_tail()}"
+
+        label = _control(page.locator(PANEL), ".widget-dropdown", "label").locator("select")
+        label.scroll_into_view_if_needed()
+        page.locator(PANEL_MAP).wait_for()
+        before = page.locator(PANEL_MAP).get_attribute("src")
+        other = next(option for option in label.locator("option").all_inner_texts()
+                     if option != label.evaluate("select => select.selectedOptions[0].textContent"))
+        start = time.monotonic()
+        label.select_option(label=other)
+        _wait(page, MAP_CHANGED_JS, REDRAW_TIMEOUT, f"the CorRELAX panel's map was not redrawn for {other!r}", lab,
+              before)
+        record_property("panel_redraw_seconds", round(time.monotonic() - start, 2))
+        expect(page.locator(PANEL).locator(".widget-html")).to_contain_text(f"mean in {other} boxes")
+        page.screenshot(path=_screenshot("lab-05_correlax_maps.png"), full_page=True)
+
+        page.evaluate(SAVE_JS)
+        assert source.read_bytes() == committed, "saving chapter 05 in JupyterLab rewrote notebooks/05_correlax_maps.py"
+    finally:
+        page.close()
+        if source.read_bytes() != committed:
+            source.write_bytes(committed)
+    assert not blocked, f"JupyterLab fetched from another origin: {blocked}"
+
+
+@pytest.mark.book
+def test_chapter_10_in_voila_shows_an_explorer_whose_controls_have_a_size_and_respond(
+        voila: JupyterServer, browser: BrowserContext, record_property: Any) -> None:
+    page = browser.new_page()
+    blocked = block_other_origins(page, voila.url)
+    errors = script_errors(page)
+    try:
+        start = time.monotonic()
+        page.goto(voila.address(voila_url(chapter_path("10_explorer"))), timeout=RENDER_TIMEOUT)
+        row = _control(page, ".widget-slider", "window row")
+        row.wait_for(timeout=RENDER_TIMEOUT)
+        record_property("voila_10_seconds", round(time.monotonic() - start, 1))
+        tracebacks = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback")
+        assert tracebacks.count() == 0, f"chapter 10 failed in Voilà: {tracebacks.all_inner_texts()}"
+
+        summary = page.locator(".widget-html", has_text="ρ(S_h, S_ŷ)")
+        controls = {"window row slider": row, "window col slider": _control(page, ".widget-slider", "window col"),
+                    "ŷ/ρ table of the window": summary.locator("table"),
+                    "drawn x slider": _control(page, ".widget-slider", "drawn x"),
+                    "drawn y slider": _control(page, ".widget-slider", "drawn y"),
+                    "region's neuron table": page.locator(".widget-html", has_text=re.compile(
+                        "no neuron has IoU|activation_value")),
+                    "neuron dropdown": _control(page, ".widget-dropdown", "neuron"),
+                    "concept box": _control(page, ".widget-combobox", "concept"),
+                    "label button": page.locator(".widget-button", has_text="label neuron")}
+        sizes = {name: control.bounding_box() for name, control in controls.items()}
+        flat = {name: box for name, box in sizes.items() if box is None or box["width"] < 1 or box["height"] < 1}
+        assert not flat, f"explorer controls with no size in Voilà: {flat}"
+
+        handle = row.locator(".noUi-handle")
+        now, top = (int(float(handle.get_attribute(name))) for name in ("aria-valuenow", "aria-valuemax"))
+        assert top > 0, "the window row slider has a single row"
+        moved = now + 1 if now < top else now - 1
+        col = int(float(_control(page, ".widget-slider", "window col").locator(".noUi-handle")
+                        .get_attribute("aria-valuenow")))
+        handle.focus()
+        page.keyboard.press("ArrowRight" if moved > now else "ArrowLeft")
+        expect(summary).to_contain_text(f"window ({moved}, {col})", timeout=REDRAW_TIMEOUT)
+
+        _control(page, ".widget-combobox", "concept").locator("input").fill("test concept")
+        page.locator(".widget-button", has_text="label neuron").click()
+        neuron = _control(page, ".widget-dropdown", "neuron").locator("select")
+        expect(neuron.locator("option:checked")).to_contain_text("test concept", timeout=REDRAW_TIMEOUT)
+        page.screenshot(path=_screenshot("voila-10_explorer.png"), full_page=True)
+    finally:
+        page.close()
+    assert not blocked, f"Voilà fetched from another origin: {blocked}"
+    assert not errors, f"script errors in Voilà: {errors}"
+
+
+def _api(server: JupyterServer, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """GET ``path`` of the server's REST API, or PUT ``body`` there; the JSON answer."""
+    request = urllib.request.Request(f"{server.url}{path}", method="GET" if body is None else "PUT",
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"token {server.token}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def _control(scope: Page | Locator, widget: str, description: str) -> Locator:
+    """The ipywidget of CSS class ``widget`` (e.g. ``.widget-slider``) under ``scope`` whose label is
+    ``description``."""
+    page = scope if isinstance(scope, Page) else scope.page
+    return scope.locator(widget).filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(description)}$")))
+
+
+def _wait(page: Page, condition_js: str, timeout_ms: int, what: str, server: JupyterServer,
+          arg: object = None) -> None:
+    """Wait until ``condition_js`` holds in ``page``, else fail: ``what`` did not happen (the server's log quoted)."""
+    try:
+        page.wait_for_function(condition_js, arg=arg, timeout=timeout_ms)
+    except PlaywrightTimeoutError as error:
+        pytest.fail(f"{what} within {timeout_ms / 1000:.0f} s ({error})\n{server.log_tail()}")
+
+
+def _screenshot(name: str) -> Path:
+    """``book/_build/interactive/<name>``, its folder made."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / name

@@ -76,6 +76,17 @@ SAVE_JS = """() => window.jupyterapp.commands.execute("docmanager:save")"""
 # The CorRELAX panel: the VBox whose children include the map-kind toggle buttons; its map is the Output's image.
 PANEL = ".widget-vbox:has(> .widget-toggle-buttons)"
 PANEL_MAP = f"{PANEL} .widget-output img"
+# Why a control cannot be used ("" if it can): it has no size, its content is wider than its box, or its centre
+# shows another element (it is clipped by its box or covered).
+UNUSABLE_JS = """element => {
+  element.scrollIntoView({block: "center", inline: "center"});
+  const box = element.getBoundingClientRect();
+  if (box.width < 1 || box.height < 1) return `${Math.round(box.width)} × ${Math.round(box.height)} px`;
+  if (element.scrollWidth > element.clientWidth + 1)
+    return `content ${element.scrollWidth} px wide in a box of ${element.clientWidth} px`;
+  const shown = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  return element.contains(shown) ? "" : `its centre shows ${shown === null ? "nothing" : shown.className}`;
+}"""
 MAP_CHANGED_JS = f"""before => {{
   const image = document.querySelector("{PANEL_MAP}");
   return image !== null && image.complete && image.src !== before;
@@ -227,17 +238,19 @@ def test_chapter_10_in_voila_shows_an_explorer_whose_controls_have_a_size_and_re
 
         summary = page.locator(".widget-html", has_text="ρ(S_h, S_ŷ)")
         controls = {"window row slider": row, "window col slider": _control(page, ".widget-slider", "window col"),
-                    "ŷ/ρ table of the window": summary.locator("table"),
+                    "ŷ/ρ table of the window": summary,
                     "drawn x slider": _control(page, ".widget-slider", "drawn x"),
                     "drawn y slider": _control(page, ".widget-slider", "drawn y"),
                     "region's neuron table": page.locator(".widget-html", has_text=re.compile(
                         "no neuron has IoU|activation_value")),
                     "neuron dropdown": _control(page, ".widget-dropdown", "neuron"),
-                    "concept box": _control(page, ".widget-combobox", "concept"),
+                    "concept box": _control(page, ".widget-text", "concept"),
                     "label button": page.locator(".widget-button", has_text="label neuron")}
-        sizes = {name: control.bounding_box() for name, control in controls.items()}
-        flat = {name: box for name, box in sizes.items() if box is None or box["width"] < 1 or box["height"] < 1}
-        assert not flat, f"explorer controls with no size in Voilà: {flat}"
+        controls["label button"].wait_for()  # the explorer's last control: all of them are rendered
+        unusable = {name: control.evaluate(UNUSABLE_JS) if control.count() == 1 else f"{control.count()} found"
+                    for name, control in controls.items()}
+        unusable = {name: why for name, why in unusable.items() if why}
+        assert not unusable, f"explorer controls a student cannot use in Voilà: {unusable}"
 
         handle = row.locator(".noUi-handle")
         now, top = (int(float(handle.get_attribute(name))) for name in ("aria-valuenow", "aria-valuemax"))
@@ -249,7 +262,7 @@ def test_chapter_10_in_voila_shows_an_explorer_whose_controls_have_a_size_and_re
         page.keyboard.press("ArrowRight" if moved > now else "ArrowLeft")
         expect(summary).to_contain_text(f"window ({moved}, {col})", timeout=REDRAW_TIMEOUT)
 
-        _control(page, ".widget-combobox", "concept").locator("input").fill("test concept")
+        controls["concept box"].locator("input").fill("test concept")
         page.locator(".widget-button", has_text="label neuron").click()
         neuron = _control(page, ".widget-dropdown", "neuron").locator("select")
         expect(neuron.locator("option:checked")).to_contain_text("test concept", timeout=REDRAW_TIMEOUT)

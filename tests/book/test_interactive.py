@@ -36,6 +36,7 @@ from corrrelax_lib.book.interactive import (
     chapter_path,
     jupyter_environment,
     lab_command,
+    main,
     voila_command,
     voila_url,
 )
@@ -146,6 +147,9 @@ def test_voila_names_the_chapters_when_one_does_not_exist() -> None:
     assert voila_url(chapter_path("notebooks/10_explorer.py")) == "/voila/render/notebooks/10_explorer.py"
     with pytest.raises(FileNotFoundError, match=r"no chapter '10_explorers'.*10_explorer, 11_external_images"):
         voila_command("10_explorers", port=8866)
+    with pytest.raises(SystemExit) as exited:  # `make voila CHAPTER=10_explorers`
+        main(["voila", "10_explorers"])
+    assert exited.value.code == 1
 
 
 def test_jupyterlab_opens_python_files_as_jupytext_notebooks(lab_on_a_copy) -> None:

@@ -99,8 +99,9 @@ def lab_on_a_copy(tmp_path_factory) -> Iterator[tuple[JupyterServer, Path]]:
     """JupyterLab as ``make lab`` starts it, over a copy of the chapters and ``pyproject.toml`` (which holds the
     jupytext settings); yields the server and the copy's root."""
     root = tmp_path_factory.mktemp("checkout")
-    shutil.copytree(repository_root() / "notebooks", root / "notebooks")
-    shutil.copy2(repository_root() / "pyproject.toml", root)
+    (root / "notebooks").mkdir()
+    for source in [*notebook_sources(repository_root()), repository_root() / "pyproject.toml"]:
+        shutil.copy2(source, root / source.relative_to(repository_root()))
     options = [f"--LabApp.user_settings_dir={tmp_path_factory.mktemp('jupyterlab-settings')}"]
     with running_jupyter(lambda port, token: [*lab_command(port=port, root_dir=root, token=token), *options]) as server:
         yield server, root

@@ -137,9 +137,9 @@ class NeuronExplorer:
             row([self.table,
                  ipywidgets.VBox([self.neuron, self.top_images, self.activation_output], layout=flexible())]),
             ipywidgets.HTML("<b>Label neurons</b>"),
-            row([self.embedding_output,
-                 ipywidgets.VBox([self.concept, ipywidgets.HBox([self.label_button, self.label_all_button])],
-                                 layout=fixed(CONTROLS_WIDTH))]),
+            row([ipywidgets.VBox([self.concept, ipywidgets.HBox([self.label_button, self.label_all_button])],
+                                 layout=fixed(CONTROLS_WIDTH)),
+                 self.embedding_output]),
             ipywidgets.HTML("<b>Report</b>"),
             self.report_output,
         ])

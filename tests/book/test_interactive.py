@@ -5,14 +5,15 @@ Without a browser: JupyterLab's settings open a ``.py`` file as a Jupytext noteb
 through its contents API, with the kernel metadata that JupyterLab sets, keeps its text (a copy of the chapters
 is served). In Debian's headless Chromium, a student's path once the book is built (marked ``book``):
 
-- JupyterLab opens chapter 05 from its plain URL as a notebook, runs all cells (from the cache the book build
-  filled) without an error output, redraws the CorRELAX panel's map when its label changes, and saving the
-  chapter leaves its file as it was.
-- Voilà serves chapter 10; the neuron explorer's controls have a size, and its window slider and label button
-  change what they show.
+- JupyterLab opens chapters 05 and 10 from their plain URLs as notebooks and runs all cells (from the cache the
+  book build filled) without an error output; chapter 05's CorRELAX panel redraws its map when its label
+  changes, and saving the chapter leaves its file as it was.
+- Voilà serves chapter 10; the neuron explorer's controls can be used (a size, content that fits, not covered),
+  and its window slider and label button change what they show.
 
-No page may fetch from another origin, nor raise or log a script error in Voilà. Screenshots are kept in
-``book/_build/interactive/``; the seconds of Run All and of the redraw are recorded as test properties.
+No page may fetch from another origin, nor raise or log a script error in Voilà. Screenshots, and the seconds of
+Run All (chapters 05 and 10), of the panel's redraw and of Voilà's page (``seconds.json``), are written to
+``book/_build/interactive/``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from corrrelax_lib.paths import repository_root
 from corrrelax_lib.testing.browser import block_other_origins, chromium_context, script_errors
 from corrrelax_lib.testing.jupyter import JupyterServer, running_jupyter
 
-SCREENSHOTS = repository_root() / "book" / "_build" / "interactive"
+OUTPUT = repository_root() / "book" / "_build" / "interactive"
 RUN_ALL_TIMEOUT = 600_000  # ms; about 15 s from the cache
 RENDER_TIMEOUT = 600_000  # ms; Voilà sends the page once every cell has run
 REDRAW_TIMEOUT = 60_000  # ms
@@ -56,6 +57,12 @@ RUN_ALL_JS = """() => {
   window.jupyterapp.commands.execute("notebook:run-all-cells").then(
     done => { window.corrrelaxRunAll = done === false ? "stopped" : "done"; },
     error => { window.corrrelaxRunAll = String(error); });
+}"""
+# The widget in front once it shows the document at `path`: is it a notebook (not a text editor)?
+OPENED_JS = """path => {
+  const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  return widget && widget.context && widget.context.path === path
+    ? {notebook: widget.node.classList.contains("jp-NotebookPanel")} : null;
 }"""
 KERNEL_IDLE_JS = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -182,27 +189,13 @@ def test_saving_a_chapter_from_jupyterlab_keeps_its_text(lab_on_a_copy) -> None:
 
 @pytest.mark.book
 def test_chapter_05_runs_in_jupyterlab_its_panel_redraws_and_saving_keeps_the_file(
-        lab: JupyterServer, browser: BrowserContext, record_property: Any) -> None:
+        lab: JupyterServer, browser: BrowserContext) -> None:
     source = repository_root() / chapter_path("05_correlax_maps")
     committed = source.read_bytes()
     page = browser.new_page()
     blocked = block_other_origins(page, lab.url)
     try:
-        page.goto(lab.address(f"/lab/tree/{chapter_path('05_correlax_maps').as_posix()}"))
-        opened = page.locator("#jp-main-dock-panel .jp-NotebookPanel, #jp-main-dock-panel .jp-FileEditor")
-        opened.first.wait_for()
-        assert page.locator("#jp-main-dock-panel .jp-NotebookPanel").count() == 1, \
-            "JupyterLab opened notebooks/05_correlax_maps.py as a text file, not as a notebook"
-        _wait(page, KERNEL_IDLE_JS, 120_000, "the notebook's kernel did not start", lab)
-
-        start = time.monotonic()
-        page.evaluate(RUN_ALL_JS)
-        _wait(page, "() => window.corrrelaxRunAll !== null", RUN_ALL_TIMEOUT, "Run All did not finish", lab)
-        record_property("run_all_05_seconds", round(time.monotonic() - start, 1))
-        failed = page.evaluate(FAILED_CELLS_JS)
-        assert page.evaluate("() => window.corrrelaxRunAll") == "done" and not failed, \
-            f"Run All on chapter 05: {page.evaluate('() => window.corrrelaxRunAll')}; {failed}\n{lab.log_tail()}"
-
+        _record_seconds("run_all_05_correlax_maps", _open_and_run_all(page, lab, "05_correlax_maps"))
         label = _control(page.locator(PANEL), ".widget-dropdown", "label").locator("select")
         label.scroll_into_view_if_needed()
         page.locator(PANEL_MAP).wait_for()
@@ -213,9 +206,9 @@ def test_chapter_05_runs_in_jupyterlab_its_panel_redraws_and_saving_keeps_the_fi
         label.select_option(label=other)
         _wait(page, MAP_CHANGED_JS, REDRAW_TIMEOUT, f"the CorRELAX panel's map was not redrawn for {other!r}", lab,
               before)
-        record_property("panel_redraw_seconds", round(time.monotonic() - start, 2))
+        _record_seconds("panel_redraw", time.monotonic() - start)
         expect(page.locator(PANEL).locator(".widget-html")).to_contain_text(f"mean in {other} boxes")
-        page.screenshot(path=_screenshot("lab-05_correlax_maps.png"), full_page=True)
+        page.screenshot(path=_output("lab-05_correlax_maps.png"))
 
         page.evaluate(SAVE_JS)
         assert source.read_bytes() == committed, "saving chapter 05 in JupyterLab rewrote notebooks/05_correlax_maps.py"
@@ -227,8 +220,20 @@ def test_chapter_05_runs_in_jupyterlab_its_panel_redraws_and_saving_keeps_the_fi
 
 
 @pytest.mark.book
-def test_chapter_10_in_voila_shows_an_explorer_whose_controls_have_a_size_and_respond(
-        voila: JupyterServer, browser: BrowserContext, record_property: Any) -> None:
+def test_chapter_10_runs_in_jupyterlab(lab: JupyterServer, browser: BrowserContext) -> None:
+    page = browser.new_page()
+    blocked = block_other_origins(page, lab.url)
+    try:
+        _record_seconds("run_all_10_explorer", _open_and_run_all(page, lab, "10_explorer"))
+        expect(_control(page, ".widget-slider", "window row")).to_be_visible()
+    finally:
+        page.close()
+    assert not blocked, f"JupyterLab fetched from another origin: {blocked}"
+
+
+@pytest.mark.book
+def test_chapter_10_in_voila_shows_an_explorer_whose_controls_can_be_used_and_respond(
+        voila: JupyterServer, browser: BrowserContext) -> None:
     page = browser.new_page()
     blocked = block_other_origins(page, voila.url)
     errors = script_errors(page)
@@ -237,7 +242,7 @@ def test_chapter_10_in_voila_shows_an_explorer_whose_controls_have_a_size_and_re
         page.goto(voila.address(voila_url(chapter_path("10_explorer"))), timeout=RENDER_TIMEOUT)
         row = _control(page, ".widget-slider", "window row")
         row.wait_for(timeout=RENDER_TIMEOUT)
-        record_property("voila_10_seconds", round(time.monotonic() - start, 1))
+        _record_seconds("voila_10_explorer", time.monotonic() - start)
         tracebacks = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback")
         assert tracebacks.count() == 0, f"chapter 10 failed in Voilà: {tracebacks.all_inner_texts()}"
 
@@ -271,7 +276,7 @@ def test_chapter_10_in_voila_shows_an_explorer_whose_controls_have_a_size_and_re
         page.locator(".widget-button", has_text="label neuron").click()
         neuron = _control(page, ".widget-dropdown", "neuron").locator("select")
         expect(neuron.locator("option:checked")).to_contain_text("test concept", timeout=REDRAW_TIMEOUT)
-        page.screenshot(path=_screenshot("voila-10_explorer.png"), full_page=True)
+        page.locator(".widget-vbox").first.screenshot(path=_output("voila-10_explorer.png"))
     finally:
         page.close()
     assert not blocked, f"Voilà fetched from another origin: {blocked}"
@@ -295,6 +300,26 @@ def _control(scope: Page | Locator, widget: str, description: str) -> Locator:
     return scope.locator(widget).filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(description)}$")))
 
 
+def _open_and_run_all(page: Page, lab: JupyterServer, chapter: str) -> float:
+    """Open ``chapter`` from its plain URL in ``lab``, check it is a notebook, run all cells, check none failed.
+
+    Returns:
+        The seconds Run All took.
+    """
+    path = chapter_path(chapter).as_posix()
+    page.goto(lab.address(f"/lab/tree/{path}"))
+    _wait(page, OPENED_JS, 120_000, f"JupyterLab did not open {path}", lab, path)
+    assert page.evaluate(OPENED_JS, path)["notebook"], f"JupyterLab opened {path} as a text file, not as a notebook"
+    _wait(page, KERNEL_IDLE_JS, 120_000, f"the kernel of {path} did not start", lab)
+    start = time.monotonic()
+    page.evaluate(RUN_ALL_JS)
+    _wait(page, "() => window.corrrelaxRunAll !== null", RUN_ALL_TIMEOUT, f"Run All on {path} did not finish", lab)
+    seconds = time.monotonic() - start
+    ended, failed = page.evaluate("() => window.corrrelaxRunAll"), page.evaluate(FAILED_CELLS_JS)
+    assert ended == "done" and not failed, f"Run All on {path}: {ended}; {failed}\n{lab.log_tail()}"
+    return seconds
+
+
 def _wait(page: Page, condition_js: str, timeout_ms: int, what: str, server: JupyterServer,
           arg: object = None) -> None:
     """Wait until ``condition_js`` holds in ``page``, else fail: ``what`` did not happen (the server's log quoted)."""
@@ -304,7 +329,14 @@ def _wait(page: Page, condition_js: str, timeout_ms: int, what: str, server: Jup
         pytest.fail(f"{what} within {timeout_ms / 1000:.0f} s ({error})\n{server.log_tail()}")
 
 
-def _screenshot(name: str) -> Path:
+def _output(name: str) -> Path:
     """``book/_build/interactive/<name>``, its folder made."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / name
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT / name
+
+
+def _record_seconds(what: str, seconds: float) -> None:
+    """Add ``what``: ``seconds`` to ``book/_build/interactive/seconds.json``."""
+    path = _output("seconds.json")
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**recorded, what: round(seconds, 2)}, indent=2) + "\n")

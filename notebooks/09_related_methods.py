@@ -111,7 +111,7 @@ for use_case, row in experiment.table.iterrows():
         results.record("MLDAM", f"{use_case}: {metric}", round(float(row[metric]), 4),
                        float(paper_mldam.loc[use_case, metric]), "paper: CBIS-DDSM, ResNet-50, benign vs malignant")
 
-# %% mystnb={"figure": {"caption": "MLDAM use cases on test crops: gradient saliency of each model (|∂ logit / ∂ input|, scaled to its maximum) and, for the MLDAM models, the spatial attention over the crop.", "name": "fig-mldam-maps"}}
+# %% mystnb={"figure": {"caption": "MLDAM use cases on test crops: gradient saliency of each model (|\u2202 logit / \u2202 input|, scaled to its maximum) and, for the MLDAM models, the spatial attention over the crop.", "name": "fig-mldam-maps"}}
 crops, crop_labels, crop_titles = example_crops(experiment)
 plot_mldam_maps({title: run.model for title, run in experiment.runs.items()}, crops, crop_labels, crop_titles)
 plt.show()

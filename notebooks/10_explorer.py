@@ -54,7 +54,7 @@ n_neurons = len(explorer.thresholds)
 #
 # Every annotated box of the test images queries the neurons (IoU ≥ 0.2 with the neuron's thresholded
 # map). A neuron that overlaps at least `explorer_concept_share` of a finding's boxes is a candidate
-# for that finding's concept; the explorer starts with those candidates labelled "<finding> (candidate)".
+# for that finding's concept; the explorer starts with those candidates labelled `<finding> (candidate)`.
 # These are overlaps, not causes: a neuron that fires on bright tissue overlaps every bright lesion.
 
 # %%

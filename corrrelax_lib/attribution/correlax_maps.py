@@ -61,6 +61,8 @@ class CorrelaxMaps:
         ``prediction`` smooths ŷ_c, ``correlation`` smooths ρ(S_h, ŷ_M[c]), ``product`` is their
         product (§4.1: "combining the predicted values and the correlation map"), ``distance``
         smooths ρ(S_h, S_ŷ) and takes no label. ``n_masks`` reads the correlations at a checkpoint.
+        This is the centred smoothing whatever :attr:`reconstruction` says: the authors' full convolution
+        makes no map on the window grid.
         """
         return self._combine(kind, label, n_masks, lambda values: smooth_window_map(values, self.kernel))
 

@@ -97,9 +97,10 @@ def authors_window_map_to_pixels(window_map: np.ndarray, grid: WindowGrid) -> np
        plus one window, which is that span (up to one stride more); here the windows start at pixel 0.
 
     Entry ``n`` of the grown grid so lands at pixel ``(n + ½)·L / (R + K − 1) − ½`` (``L`` the span), not at
-    a window centre, and the kernel's largest weight is not in its middle at strides that do not divide
-    half a window: a single window's peak is moved by up to about half a window's worth of the K − 1
-    extra entries (:func:`corrrelax_lib.pipeline.as_run_maps.peak_drift` measures it).
+    a window centre, and at strides that do not divide half a window the kernel's largest weight is not in
+    its middle either: one window's peak moves off its centre, always the same way at 256 / 48 (on the
+    paper's mean ROI by 10–38 px), both ways at 256 / 32 (within ±15 px); see
+    :func:`corrrelax_lib.pipeline.as_run_maps.peak_drift_summary`.
 
     Args:
         window_map: ``(n_rows, n_cols)`` float, NaN where missing.

@@ -35,9 +35,8 @@ from corrrelax_lib.data.vindr import AnnotationError
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.io.atomic import atomic_write_text
 from corrrelax_lib.io.mammogram import MammogramReadError
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, pointing_game_table
+from corrrelax_lib.metrics.pointing_game import pointing_game_table
 from corrrelax_lib.paths import manifest_path
-from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
 from corrrelax_lib.pipeline.method_comparison import CORRELAX_KINDS, correlax_method_maps, method_comparison
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.preprocess.roi import EmptyBreastError
@@ -119,8 +118,7 @@ def evaluate(study: Study, output: Path | None = None, maps: Sequence[str] = ("c
     study.classifier(train=False)
     images, tolerance = study.test_images(), study.config.pointing_game.tolerance
     correlax_maps = study.correlax_maps(compute=False)
-    table = pointing_game_table(pointing_game_pairs(images, correlax_maps, FINDINGS, tolerance=tolerance),
-                                TABLE4_CRITERIA, FINDINGS)
+    table = pointing_game_table(study.pointing_game_pairs(correlax_maps), study.pointing_game_criteria(), FINDINGS)
     comparison = None
     if "baselines" in maps:
         methods = [*correlax_method_maps(correlax_maps, CORRELAX_KINDS), *study.baseline_maps(compute=False)]

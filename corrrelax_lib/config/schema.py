@@ -92,16 +92,29 @@ class ModelSelectionConfig:
 
 @dataclass(frozen=True)
 class CorrelaxConfig:
-    """CorRELAX's windows and masks (§3.4–3.5).
+    """CorRELAX's windows and masks (§3.4–3.5), and how its maps are made.
 
     Attributes:
-        window_size, stride: the sliding-window grid, pixels (paper: 256, 48).
-        n_masks: masks per window (paper: 2560).
+        window_size, stride: the sliding-window grid, pixels (paper: 256, 48; the authors ran 256, 32).
+        n_masks: masks per window (paper: 2560; the authors ran 1280).
         mask_cells: mask grid cells per side before bilinear upsampling (paper: 8).
         keep_prob: probability that a cell is kept, i.e. not masked (paper: 0.5).
         mask_shift: shift each upsampled mask by a random sub-cell offset (RISE; not in the paper).
-        mask_chunk: masks per round (paper: sets of 128).
+        mask_sharing: ``"shared"``: one seeded mask set for every window and image (this project; the paper
+            does not say); ``"per_window"``: a fresh seeded set for every window, as the authors' code draws
+            them (``rand > p`` per window). Both are fixed by ``seed``: reruns give the same maps.
+        mask_chunk: masks per round (paper: sets of 128; the authors ran sets of 32).
         min_foreground: windows with a smaller breast share are skipped.
+        correlation_dtype: ``"float64"``: similarities and correlations in float64, streamed (this project; the
+            paper does not say); ``"float32"``: ``torch.corrcoef`` of the stacked float32 similarities, as the
+            authors' code.
+        undefined_correlation: a correlation whose series has no variance is ``"nan"``, missing from the
+            smoothing (this project; the paper does not say), or ``"zero"``, as the authors' code sets it.
+        reconstruction: ``"centred"``: the centred IoU kernel (offsets up to half a window, Eq. 5–10), a
+            convolution normalised over the windows present, then bilinear interpolation between window
+            centres (this project's reading of §3.5); ``"authors"``: the authors' code's kernel (offsets
+            ``arange(-window_size/2, window_size/2 + 1, stride)``, 6 × 6 and off centre at 256 / 48), a full
+            convolution and a stretch of the grown grid over the image.
         batch_size: masked windows per forward pass (halved on out-of-memory; results do not depend on it).
     """
 
@@ -111,8 +124,12 @@ class CorrelaxConfig:
     mask_cells: int = 8
     keep_prob: float = 0.5
     mask_shift: bool = False
+    mask_sharing: Literal["shared", "per_window"] = "shared"
     mask_chunk: int = 128
     min_foreground: float = 0.05
+    correlation_dtype: Literal["float64", "float32"] = "float64"
+    undefined_correlation: Literal["nan", "zero"] = "nan"
+    reconstruction: Literal["centred", "authors"] = "centred"
     batch_size: int = 512
 
 
@@ -121,10 +138,13 @@ class PointingGameConfig:
     """Table 4 (§3.5, §4.4).
 
     Attributes:
-        tolerance: pixels a box grows by on every side for a hit (paper: the stride, 48).
+        tolerance: pixels a box grows by on every side for a hit (paper: the stride, 48; the authors ran 32).
+        correlation_above: the correlation map's maximum must exceed this for a hit (paper: 0, "a positive
+            correlation"; the authors' code: 0.05). It names the column: ``correlation > 0.05``.
     """
 
     tolerance: int = 48
+    correlation_above: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import explain_shard
 from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.io.artifacts import parameters_key
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, chance_hit_rate, hit, pointing_game_table
+from corrrelax_lib.metrics.pointing_game import chance_hit_rate, hit, pointing_game_table, table4_criteria
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 
 
@@ -51,18 +51,22 @@ def explain_images(
 
 
 def pointing_game_pairs(
-    images: Sequence[AnnotatedImage], maps: dict[str, CorrelaxMaps], labels: Sequence[str], *, tolerance: float,
+    images: Sequence[AnnotatedImage], maps: Mapping[str, CorrelaxMaps], labels: Sequence[str], *, tolerance: float,
+    correlation_above: float = 0.0,
 ) -> pd.DataFrame:
     """One row per image-label pair with the hit of each Table 4 criterion (paper §3.5, Eq. 11).
 
     A pair is hit by the prediction map when its maximum lies on one of the label's boxes
     (grown by ``tolerance`` px) and is at least 0.25 / 0.5, and by the correlation map when its
-    maximum lies on a box and is positive.
+    maximum lies on a box and is above ``correlation_above`` (the paper's text: 0, a positive
+    correlation; the authors' code: 0.05). A study's settings are its ``pointing_game`` section
+    (:meth:`~corrrelax_lib.pipeline.study.Study.pointing_game_pairs`).
 
     Returns:
-        Columns ``image_id, label``, the bool columns :data:`TABLE4_CRITERIA`, and ``chance``: the hit
-        rate of a point drawn uniformly from the pixels the maps cover (:func:`chance_hit_rate`).
+        Columns ``image_id, label``, the bool columns :func:`table4_criteria` ``(correlation_above)``, and
+        ``chance``: the hit rate of a point drawn uniformly from the pixels the maps cover (:func:`chance_hit_rate`).
     """
+    criteria = table4_criteria(correlation_above)
     rows = []
     for image in images:
         for label in labels:
@@ -73,20 +77,20 @@ def pointing_game_pairs(
             correlation = maps[image.image_id].pixel_map("correlation", label)
             hits = (hit(prediction, boxes, tolerance=tolerance, threshold=0.25),
                     hit(prediction, boxes, tolerance=tolerance, threshold=0.5),
-                    hit(correlation, boxes, tolerance=tolerance, require_positive=True))
+                    hit(correlation, boxes, tolerance=tolerance, above=correlation_above))
             chance = chance_hit_rate(np.isfinite(prediction), boxes, tolerance=tolerance)
-            rows.append({"image_id": image.image_id, "label": label, **dict(zip(TABLE4_CRITERIA, hits, strict=True)),
+            rows.append({"image_id": image.image_id, "label": label, **dict(zip(criteria, hits, strict=True)),
                          "chance": chance})
-    return pd.DataFrame(rows, columns=["image_id", "label", *TABLE4_CRITERIA, "chance"])
+    return pd.DataFrame(rows, columns=["image_id", "label", *criteria, "chance"])
 
 
 def pointing_game_from_artifacts(
     images: Sequence[AnnotatedImage], directory: str | os.PathLike[str], parameters: Mapping[str, Any],
-    labels: Sequence[str], *, tolerance: float,
+    labels: Sequence[str], *, tolerance: float, correlation_above: float = 0.0,
 ) -> pd.DataFrame:
     """Table 4 of the maps in ``directory`` (the gather step of ``corrrelax evaluate``): every image's
     artifact verified and read, :func:`pointing_game_pairs`, then
-    :func:`~corrrelax_lib.metrics.pointing_game.pointing_game_table` over :data:`TABLE4_CRITERIA`.
+    :func:`~corrrelax_lib.metrics.pointing_game.pointing_game_table` over :func:`table4_criteria`.
 
     Args:
         parameters: the explainer's parameters (``CorRELAX.parameters``), as the artifacts record them.
@@ -95,8 +99,8 @@ def pointing_game_from_artifacts(
         MissingArtifactsError: an image has no complete artifact (run the explain step first).
     """
     maps = read_artifacts([image.image_id for image in images], directory, parameters, CorrelaxMaps.load)
-    pairs = pointing_game_pairs(images, maps, labels, tolerance=tolerance)
-    return pointing_game_table(pairs, TABLE4_CRITERIA, labels)
+    pairs = pointing_game_pairs(images, maps, labels, tolerance=tolerance, correlation_above=correlation_above)
+    return pointing_game_table(pairs, table4_criteria(correlation_above), labels)
 
 
 def study_explainer(
@@ -111,7 +115,9 @@ def study_explainer(
     return CorRELAX(
         model, labels, window_size=correlax.window_size, stride=correlax.stride,
         n_masks=n_masks or correlax.n_masks, mask_cells=correlax.mask_cells, keep_prob=correlax.keep_prob,
-        mask_shift=correlax.mask_shift, seed=config.seed, batch_size=correlax.batch_size,
+        mask_shift=correlax.mask_shift, mask_sharing=correlax.mask_sharing, seed=config.seed,
+        correlation_dtype=correlax.correlation_dtype, undefined_correlation=correlax.undefined_correlation,
+        reconstruction=correlax.reconstruction, batch_size=correlax.batch_size,
         mask_chunk=correlax.mask_chunk, min_foreground=correlax.min_foreground, adaptive=adaptive,
         checkpoints=checkpoints, device=config.device, progress=progress,
     )

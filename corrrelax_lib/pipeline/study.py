@@ -42,9 +42,15 @@ from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.explain import artifact_path, image_parameters
 from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.io.artifacts import artifact_problem
+from corrrelax_lib.metrics.pointing_game import table4_criteria
 from corrrelax_lib.paths import artifacts_root, profile_path
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
-from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, study_explainer
+from corrrelax_lib.pipeline.correlax_images import (
+    explain_images,
+    maps_directory,
+    pointing_game_pairs,
+    study_explainer,
+)
 from corrrelax_lib.pipeline.external_images import explain_external_images, external_maps_directory
 from corrrelax_lib.pipeline.method_comparison import (
     CORRELAX_KINDS,
@@ -209,6 +215,21 @@ class Study:
                                   CorrelaxMaps.load)
         self._say_what_is_computed(images, directory, explainer.parameters, "correlax")
         return explain_images(explainer, images, directory, context, progress=self.progress)
+
+    def pointing_game_criteria(self) -> tuple[str, ...]:
+        """Table 4's hit columns under the ``pointing_game`` section (:func:`table4_criteria`)."""
+        return table4_criteria(self.config.pointing_game.correlation_above)
+
+    def pointing_game_pairs(self, maps: Mapping[str, CorrelaxMaps] | None = None) -> pd.DataFrame:
+        """Table 4's image-label pairs (:func:`pointing_game_pairs`) of the test images under the ``pointing_game``
+        section (tolerance, correlation criterion): a bool column per :meth:`pointing_game_criteria`.
+
+        Args:
+            maps: the test images' CorRELAX maps; default :meth:`correlax_maps`.
+        """
+        game = self.config.pointing_game
+        return pointing_game_pairs(self.test_images(), self.correlax_maps() if maps is None else maps, FINDINGS,
+                                   tolerance=game.tolerance, correlation_above=game.correlation_above)
 
     def baseline(self, name: str, mode: str) -> RoiExplainer:
         """The baseline ``name`` (a key of :data:`~corrrelax_lib.attribution.BASELINES`) in ``mode`` with the

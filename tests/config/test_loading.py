@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import get_args, get_type_hints
 
 import pytest
 
@@ -65,6 +66,10 @@ def test_values_are_typed_lists_become_tuples_and_integers_floats():
         ({"baselines.modes": ["whole", "tiles"]}, r"baselines.modes\[1\] must be one of \['whole', 'windows'\]"),
         ({"classifier.pretrained_weights": 3}, r"pretrained_weights must be a string or null, got 3"),
         ({"correlax": 5}, r"correlax must be a mapping of keys, got 5"),
+        ({"correlax.mask_sharing": "fresh"}, r"mask_sharing must be one of \['shared', 'per_window'\]"),
+        ({"correlax.correlation_dtype": "float16"}, r"correlation_dtype must be one of \['float64', 'float32'\]"),
+        ({"correlax.reconstruction": "theirs"}, r"reconstruction must be one of \['centred', 'authors'\]"),
+        ({"pointing_game.correlation_above": "0.05"}, r"correlation_above must be a number, got '0.05'"),
     ],
 )
 def test_a_wrong_key_or_type_names_the_file_and_the_key(tmp_path, overrides, message):
@@ -98,3 +103,29 @@ def test_config_as_dict_is_plain_json():
     values = config_as_dict(CorrelaxConfig())
     assert values["window_size"] == 256 and isinstance(values, dict)
     assert config_as_dict(load_study_config(profile_path("tiny")))["preprocessing"]["clahe_clip_limits"] == [1.0, 2.0]
+
+
+def test_the_as_run_options_default_to_the_papers_text_and_load_from_overrides():
+    default = StudyConfig(name="x")
+    assert (default.correlax.mask_sharing, default.correlax.correlation_dtype, default.correlax.undefined_correlation,
+            default.correlax.reconstruction, default.pointing_game.correlation_above) == (
+        "shared", "float64", "nan", "centred", 0.0)
+    config = load_study_config(profile_path("tiny"), {
+        "correlax.mask_sharing": "per_window", "correlax.correlation_dtype": "float32",
+        "correlax.undefined_correlation": "zero", "correlax.reconstruction": "authors",
+        "pointing_game.correlation_above": 0.05})
+    assert (config.correlax.mask_sharing, config.correlax.correlation_dtype, config.correlax.undefined_correlation,
+            config.correlax.reconstruction, config.pointing_game.correlation_above) == (
+        "per_window", "float32", "zero", "authors", 0.05)
+
+
+def test_the_schemas_choices_are_the_librarys():
+    from corrrelax_lib.attribution.correlax import UndefinedCorrelation
+    from corrrelax_lib.attribution.masked_windows import CorrelationDtype
+    from corrrelax_lib.attribution.masks import MaskSharing
+    from corrrelax_lib.windows.reconstruction import Reconstruction
+
+    hints = get_type_hints(CorrelaxConfig)
+    for name, alias in [("mask_sharing", MaskSharing), ("correlation_dtype", CorrelationDtype),
+                        ("undefined_correlation", UndefinedCorrelation), ("reconstruction", Reconstruction)]:
+        assert get_args(hints[name]) == get_args(alias), name

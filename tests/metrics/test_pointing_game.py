@@ -6,11 +6,13 @@ import pytest
 
 from corrrelax_lib.metrics.pointing_game import (
     PER_IMAGE_ROW,
+    TABLE4_CRITERIA,
     chance_hit_rate,
     hit,
     pointing_game_table,
     predicted_location,
     support_weighted_mean,
+    table4_criteria,
 )
 from corrrelax_lib.windows import iou_kernel, window_grid
 from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels
@@ -72,6 +74,22 @@ def test_require_positive_refuses_a_zero_or_negative_maximum():
     assert not hit(negative, BOX, require_positive=True)
     assert not hit(np.zeros((120, 100)), [[0, 0, 99, 119]], require_positive=True)
     assert hit(peak_at(30, 40, value=0.01), BOX, require_positive=True)
+
+
+def test_above_compares_the_maximum_strictly_as_the_authors_correlation_criterion():
+    # The authors' code counts a correlation map's hit above 0.05, the paper's text above 0.
+    assert hit(peak_at(30, 40, value=0.03), BOX, above=0.0)
+    assert not hit(peak_at(30, 40, value=0.03), BOX, above=0.05)
+    assert not hit(peak_at(30, 40, value=0.05), BOX, above=0.05)
+    assert hit(peak_at(30, 40, value=0.0501), BOX, above=0.05)
+    assert not hit(peak_at(30, 40, value=0.6), [[80, 100, 90, 110]], tolerance=0, above=0.05)  # off the box
+    assert hit(peak_at(30, 40, value=0.01), BOX, above=0.0) == hit(peak_at(30, 40, value=0.01), BOX,
+                                                                    require_positive=True)
+
+
+def test_table4_criteria_name_the_correlation_threshold_the_code_applies():
+    assert TABLE4_CRITERIA == table4_criteria() == ("prediction > 25%", "prediction > 50%", "correlation > 0")
+    assert table4_criteria(0.05)[2] == "correlation > 0.05"
 
 
 def test_nan_pixels_are_ignored_and_an_all_nan_map_is_a_miss():

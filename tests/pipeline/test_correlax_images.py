@@ -7,7 +7,7 @@ from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.data.image_store import StoredImage
 from corrrelax_lib.io.artifacts import CorruptArtifactWarning
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, table4_criteria
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
 from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, pointing_game_pairs
 from corrrelax_lib.pipeline.mask_sensitivity import (
@@ -86,6 +86,20 @@ def test_pointing_game_pairs_hit_where_the_model_responds(tmp_path):
     assert list(pairs["label"]) == ["a", "a"]  # "b" has no boxes
     assert pairs["prediction > 25%"].all()
     assert ((pairs["chance"] > 0) & (pairs["chance"] < 1)).all()
+
+
+def test_the_correlation_criterion_is_a_setting_that_names_its_column(tmp_path):
+    images = [_image("one", (8, 8)), _image("two", (24, 40))]
+    maps = explain_images(_Everywhere(_explainer()), images, tmp_path)
+    peaks = [float(np.nanmax(maps[image.image_id].pixel_map("correlation", "a"))) for image in images]
+    assert min(peaks) > 0
+    above = max(peaks) + 0.01  # no map's maximum exceeds it
+    paper = pointing_game_pairs(images, maps, LABELS, tolerance=8)
+    stricter = pointing_game_pairs(images, maps, LABELS, tolerance=8, correlation_above=above)
+    assert list(stricter.columns) == ["image_id", "label", *table4_criteria(above), "chance"]
+    assert paper["correlation > 0"].any() and not stricter[f"correlation > {above:g}"].any()
+    pd.testing.assert_frame_equal(paper[["prediction > 25%", "prediction > 50%", "chance"]],
+                                  stricter[["prediction > 25%", "prediction > 50%", "chance"]])
 
 
 def test_prefix_and_adaptive_errors():

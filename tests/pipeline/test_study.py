@@ -75,3 +75,21 @@ def test_on_device_shares_the_trained_classifier(study):
     moved = study.on_device("cuda:3")
     assert moved.config.device == "cuda:3" and study.config.device == "cpu"
     assert moved.classifier() is study.classifier()
+
+
+def test_the_study_hands_its_as_run_options_to_the_explainer_and_the_pointing_game(study):
+    from corrrelax_lib.attribution.masks import FreshMasks
+
+    as_run = replace(study, config=replace(study.config, correlax=replace(
+        study.config.correlax, mask_sharing="per_window", correlation_dtype="float32", undefined_correlation="zero",
+        reconstruction="authors"), pointing_game=replace(study.config.pointing_game, correlation_above=0.05)))
+    as_run._classifier_run = study.classifier()
+    explainer = as_run.explainer()
+    assert isinstance(explainer.masks, FreshMasks)
+    assert (explainer.correlation_dtype, explainer.undefined_correlation, explainer.reconstruction) == (
+        "float32", "zero", "authors")
+    assert as_run.maps_directory(explainer) != study.maps_directory(study.explainer())
+    assert as_run.pointing_game_criteria()[2] == "correlation > 0.05"
+    pairs = as_run.pointing_game_pairs()
+    assert list(pairs.columns) == ["image_id", "label", *as_run.pointing_game_criteria(), "chance"]
+    assert list(study.pointing_game_pairs().columns)[4] == "correlation > 0"

@@ -75,12 +75,11 @@ plt.show()
 # %%
 real_scan = cbis_ddsm_files().iloc[0]
 preprocessing = config.preprocessing
-clahe = {"clip_limits": preprocessing.clahe_clip_limits, "tile_grid": preprocessing.clahe_tile_grid}
-real = preprocessing_steps(real_scan["file"], **clahe)
+real = preprocessing_steps(real_scan["file"], preprocessing)
 findings = read_finding_annotations(study.data_root / "finding_annotations.csv")
 example = findings[(findings["split"] == "training") & findings["xmin"].notna()].iloc[0]
 example_file = image_path(study.data_root, example["study_id"], example["image_id"])
-ours = preprocessing_steps(example_file, **clahe)
+ours = preprocessing_steps(example_file, preprocessing)
 real_label = (f"REAL CBIS-DDSM scan {real_scan['path']}\n({real_scan['patient']} "
               f"{real_scan['laterality']}-{real_scan['view']}, {real_scan['finding']})")
 our_label = f"{dataset_label(config.data.dataset)}\n({example['laterality']}-{example['view_position']})"
@@ -131,7 +130,7 @@ display(Markdown(
 
 # %%
 images = read_breast_annotations(study.data_root / "breast-level_annotations.csv")
-sizes = roi_size_table(study.data_root, images)
+sizes = roi_size_table(study.data_root, images, apply_voi_lut=preprocessing.apply_voi_lut)
 ours = size_summary(sizes)
 comparison = pd.concat({f"ours ({dataset_label(config.data.dataset)})": ours, "paper (VinDr-Mammo)": paper_roi_size()},
                        axis=0)

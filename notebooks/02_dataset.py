@@ -108,8 +108,8 @@ plt.show()
 
 # %% mystnb={"figure": {"caption": "Example crops of every label after preprocessing (fused RGB), drawn at random with the profile's seed.", "name": "fig-label-crops"}}
 samples = study.samples
-crops = label_example_crops(study.data_root, samples[samples["split"] == "training"], config.data.n_examples_per_label,
-                            seed=config.seed)
+crops = label_example_crops(study.image_store(), samples[samples["split"] == "training"],
+                            config.data.n_examples_per_label, seed=config.seed)
 plot_crop_grid(crops, suptitle=f"{dataset_label(config.data.dataset)}: training crops per label")
 plt.show()
 

@@ -80,6 +80,20 @@ def config_as_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def config_from_dict(cls: type[T], values: Mapping[str, Any], source: str) -> T:
+    """The frozen dataclass ``cls`` from JSON values (:func:`config_as_dict`'s: lists for tuples, mappings for
+    nested dataclasses), each checked and converted as a profile's are; absent keys take their defaults.
+
+    Raises:
+        ConfigError: an unknown key or a value of the wrong type; the message names ``source`` and the key.
+
+    >>> config_from_dict(StudyConfig, {"name": "tiny", "preprocessing": {"clahe_clip_limits": [1, 3]}},
+    ...                  "config.json").preprocessing.clahe_clip_limits
+    (1.0, 3.0)
+    """
+    return _build(cls, values, source, "")
+
+
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``overrides`` applied, mappings merged key by key."""
     merged = dict(base)

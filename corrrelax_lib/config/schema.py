@@ -9,7 +9,7 @@ phantoms. Each field says where the paper sets it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 
@@ -30,17 +30,43 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class PreprocessingConfig:
-    """Intensity, CLAHE fusion and ROI (§3.1).
+class ImagePreprocessing:
+    """What every mammogram goes through before the classifier sees it (§3.1): what a cached image depends on.
 
     Attributes:
         clahe_clip_limits: one CLAHE channel per clip limit beside the original (paper: 1.0, 2.0).
         clahe_tile_grid: CLAHE tiles per side (paper: 8).
-        external_image_height: rows each scan from another site is resampled to (chapter 11; VinDr's mean 3387).
+        apply_voi_lut: apply each DICOM's VOI LUT or window before min-max scaling. The paper states only
+            scaling to [0, 1] and MONOCHROME1 inversion (off); the authors' code applies ``apply_voi_lut``
+            first (on).
+        clahe_histogram: the CLAHE histogram's depth: ``"data"``, as fine as the scan's grey levels allow
+            (:func:`~corrrelax_lib.preprocess.clahe.histogram_bits`; this project), or ``"8-bit"``: OpenCV's
+            8-bit CLAHE (the paper names OpenCV's CLAHE, not its depth; the authors' code runs it on uint8).
+        clahe_background: ``"kept"``: the CLAHE channels as CLAHE leaves them (the paper says nothing
+            else), or ``"zero"``: set back to 0 where the 8-bit original is 0, as the authors' code does.
     """
 
     clahe_clip_limits: tuple[float, ...] = (1.0, 2.0)
     clahe_tile_grid: int = 8
+    apply_voi_lut: bool = False
+    clahe_histogram: Literal["data", "8-bit"] = "data"
+    clahe_background: Literal["kept", "zero"] = "kept"
+
+    @classmethod
+    def of(cls, settings: ImagePreprocessing) -> ImagePreprocessing:
+        """The fields of this class alone, from ``settings`` (e.g. a :class:`PreprocessingConfig`, whose
+        ``external_image_height`` a cached image or a trained classifier does not depend on)."""
+        return cls(**{item.name: getattr(settings, item.name) for item in fields(cls)})
+
+
+@dataclass(frozen=True)
+class PreprocessingConfig(ImagePreprocessing):
+    """Intensity, CLAHE fusion and ROI (§3.1): the fields of :class:`ImagePreprocessing`, plus one for other sites.
+
+    Attributes:
+        external_image_height: rows each scan from another site is resampled to (chapter 11; VinDr's mean 3387).
+    """
+
     external_image_height: int = 3387
 
 
@@ -53,11 +79,27 @@ class ClassifierConfig:
         pretrained_weights: torchvision weights (``"DEFAULT"``: ImageNet, as the paper) or ``None``.
         crop_size: model input side, pixels (paper: 256).
         crop_scale, crop_aspect: crop area as a multiple of the box's, and width / height (paper: 0.05–5, 0.33–1.66).
-        epochs, batch_size: cosine-annealed epochs and crops per step (paper: 50, 48).
-        learning_rate, final_learning_rate: Adam's initial rate and the annealing floor (paper: 1e-3, 1e-7).
-        focal_alpha, focal_gamma: the focal loss's α and γ (paper: 0.95, 2.5).
+        epochs, batch_size: cosine-annealed epochs and crops per step (paper: 50, 48; the authors' code: 100, 32).
+        learning_rate, final_learning_rate: Adam's initial rate and the annealing floor (paper: 1e-3, 1e-7;
+            the authors' code: 1e-4, 1e-7).
+        focal_alpha, focal_gamma: the focal loss's α and γ (paper: 0.95, 2.5; the authors' code: 0.8, 2.0).
         focal_alpha_form: ``"alpha_t"`` (Lin et al.; the paper's text and the authors' code) or ``"printed"``
             (Eq. 1 as printed, α on both terms); see :mod:`corrrelax_lib.training.focal_loss`.
+        focal_reduction: the loss of a batch: ``"mean"`` over its crops and labels (the paper does not say;
+            this project) or ``"sum"`` (the authors' code: torchvision's ``sigmoid_focal_loss(reduction="sum")``).
+        weight_decay: Adam's L2 weight decay (the paper states none: 0; the authors' code: 1e-5).
+        sample_weight: how a crop's labels make its sampling weight from their inverse frequencies: ``"max"``
+            (the rarest label decides; this project, the paper says only "inverse of the label frequency") or
+            ``"sum"`` (the authors' code).
+        augmentation: ``"paper"``: flips, rotation ±30° and colour jitter on every crop (§3.3; hue 0.05 and
+            the other magnitudes ours), or ``"authors"``: the same flips and rotation, then colour jitter with
+            hue 0.1 and a random channel permutation together in one ``RandomApply(p=0.5)``, as the authors'
+            code; see :func:`corrrelax_lib.data.crop_dataset.training_augmentation`.
+        input_normalisation: ``"imagenet"``: the backbone sees ``(x - mean) / std`` with ImageNet's
+            statistics (this project; the paper does not say), or ``"none"``: the [0, 1] crop as is (the
+            authors' code).
+        head_output_bias: whether the head's last Linear has a bias (the paper's dense layer: yes; one
+            version of the authors' code: no).
         num_workers: DataLoader processes (results do not depend on it).
     """
 
@@ -73,6 +115,12 @@ class ClassifierConfig:
     focal_alpha: float = 0.95
     focal_gamma: float = 2.5
     focal_alpha_form: Literal["alpha_t", "printed"] = "alpha_t"
+    focal_reduction: Literal["mean", "sum"] = "mean"
+    weight_decay: float = 0.0
+    sample_weight: Literal["max", "sum"] = "max"
+    augmentation: Literal["paper", "authors"] = "paper"
+    input_normalisation: Literal["imagenet", "none"] = "imagenet"
+    head_output_bias: bool = True
     num_workers: int = 0
 
 

@@ -34,7 +34,7 @@ from corrrelax_lib.attribution.lem_map import lem_heatmaps, score_map_heatmaps
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.config import StudyConfig, load_study_config
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
+from corrrelax_lib.data.image_store import PreprocessedImageStore
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.data.sources import prepare_dataset
 from corrrelax_lib.data.vindr import FINDINGS_CSV, finding_samples, findings_sha256, read_finding_annotations
@@ -145,11 +145,9 @@ class Study:
         return study_training_config(self.config, findings_sha256(self.data_root))
 
     def image_store(self) -> PreprocessedImageStore:
-        """The cache of preprocessed (CLAHE-fused, ROI-cropped) images the classifier and the maps read."""
-        preprocessing = self.config.preprocessing
-        cache = default_cache_dir(self.artifacts_dir, preprocessing.clahe_clip_limits, preprocessing.clahe_tile_grid)
-        return PreprocessedImageStore(self.data_root, cache, clip_limits=preprocessing.clahe_clip_limits,
-                                      tile_grid=preprocessing.clahe_tile_grid)
+        """The cache of preprocessed (CLAHE-fused, ROI-cropped) images the classifier and the maps read,
+        made as the ``preprocessing`` section says (the classifier's training reads the same cache)."""
+        return PreprocessedImageStore.in_artifacts(self.data_root, self.artifacts_dir, self.config.preprocessing)
 
     def classifier(self, context: DistributedContext | None = None, *, train: bool = True) -> ClassifierRun:
         """The study's classifier (chapter 04): loaded, or trained once (with DDP under ``torchrun``).
@@ -288,9 +286,9 @@ class Study:
         """
         explainer = self.explainer()
         preprocessing = self.config.preprocessing
-        settings = {"image_height": preprocessing.external_image_height,
-                    "clip_limits": list(preprocessing.clahe_clip_limits), "tile_grid": preprocessing.clahe_tile_grid}
-        directory = external_maps_directory(self.artifacts_dir, self.classifier().directory.name, explainer, settings)
+        settings = {"image_height": preprocessing.external_image_height, "preprocessing": preprocessing}
+        directory = external_maps_directory(self.artifacts_dir, self.classifier().directory.name, explainer,
+                                            **settings)
         files = cbis_ddsm_files()
         images, maps = explain_external_images(explainer, files, directory, context, **settings,
                                                progress=self.progress)

@@ -40,8 +40,11 @@ from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.io.atomic import atomic_path
 from corrrelax_lib.models.classifier import MultiLabelClassifier
 from corrrelax_lib.pipeline.correlax_images import study_explainer
+from corrrelax_lib.training.config import study_training_config
 from corrrelax_lib.training.device import amp_dtype, autocast, resolve_device
 from corrrelax_lib.training.focal_loss import focal_loss
+from corrrelax_lib.training.loop import batch_loss
+from corrrelax_lib.training.run import build_model
 from corrrelax_lib.windows.grid import window_grid
 
 
@@ -89,9 +92,10 @@ def training_step_seconds(
     """Seconds per optimisation step at the study's ``classifier.batch_size`` and ``classifier.crop_size``.
 
     One step is what :func:`corrrelax_lib.training.loop.fit` does per batch: forward under autocast,
-    focal loss (Eq. 1, the classifier section's ``focal_alpha``, ``focal_gamma`` and ``focal_alpha_form``), backward,
-    Adam step (with a gradient scaler under float16). Inputs are random ``(B, 3, crop_size, crop_size)`` crops and
-    random multi-hot targets; data loading is not included. One untimed step warms up.
+    focal loss (Eq. 1, the classifier section's ``focal_alpha``, ``focal_gamma``, ``focal_alpha_form`` and
+    ``focal_reduction``), backward, Adam step (its ``weight_decay``; with a gradient scaler under float16).
+    Inputs are random ``(B, 3, crop_size, crop_size)`` crops and random multi-hot targets; data loading is
+    not included. One untimed step warms up.
 
     Args:
         config: a study; reads its ``classifier`` section and ``seed``.
@@ -109,7 +113,7 @@ def training_step_seconds(
     model = _classifier(config).to(torch_device).train()
     if torch_device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=classifier.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=classifier.learning_rate, weight_decay=classifier.weight_decay)
     scaler = torch.amp.GradScaler(torch_device.type, enabled=amp_dtype(torch_device) == torch.float16)
     generator = torch.Generator().manual_seed(config.seed)
     size = classifier.crop_size
@@ -121,10 +125,10 @@ def training_step_seconds(
     def step() -> None:
         with autocast(torch_device):
             logits = model(images)
-        loss = focal_loss(logits.float(), targets, alpha=classifier.focal_alpha, gamma=classifier.focal_gamma,
-                          alpha_form=classifier.focal_alpha_form)
+        terms = focal_loss(logits.float(), targets, alpha=classifier.focal_alpha, gamma=classifier.focal_gamma,
+                           alpha_form=classifier.focal_alpha_form, reduction="none")
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(batch_loss(terms, classifier.focal_reduction)).backward()
         scaler.step(optimizer)
         scaler.update()
 
@@ -401,9 +405,8 @@ def read_cost_estimate(path: str | os.PathLike[str]) -> CostEstimate:
 
 
 def _classifier(config: StudyConfig) -> MultiLabelClassifier:
-    """The study's classifier with one output per label, initialised from the study's seed."""
-    torch.manual_seed(config.seed)
-    return MultiLabelClassifier(config.classifier.backbone, len(LABELS), weights=config.classifier.pretrained_weights)
+    """The study's classifier (:func:`~corrrelax_lib.training.run.build_model`), untrained, from the study's seed."""
+    return build_model(study_training_config(config, data_fingerprint=""))
 
 
 def _explain_strip(

@@ -33,8 +33,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from corrrelax_lib.config import StudyConfig
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
+from corrrelax_lib.config import ImagePreprocessing, StudyConfig, config_from_dict
+from corrrelax_lib.data.image_store import PreprocessedImageStore
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.data.vindr import FINDINGS_CSV, finding_samples, read_finding_annotations
 from corrrelax_lib.io.artifacts import parameters_key
@@ -64,7 +64,7 @@ class LEMConfig:
         penalty_factor: ``λ``, weight of the penalty loss inside the sparse loss (paper: 3).
         sparsity_threshold: ``ε``, non-extremal scores are free inside ``[-ε, ε]``.
         hflip: flip training images horizontally with probability 0.5 (paper: one of its augmentations).
-        clahe_clip_limits, clahe_tile_grid: the preprocessing of the cached images.
+        preprocessing: what the cached images went through (§3.1; the study's ``preprocessing`` section).
         seed: seeds initialisation, batch order and flips.
         device: ``"cpu"`` or ``"cuda"``.
         num_workers: DataLoader worker processes reading and resizing images; results do not depend on it.
@@ -89,8 +89,7 @@ class LEMConfig:
     penalty_factor: float = 3.0
     sparsity_threshold: float = 0.1
     hflip: bool = True
-    clahe_clip_limits: tuple[float, ...] = (1.0, 2.0)
-    clahe_tile_grid: int = 8
+    preprocessing: ImagePreprocessing = field(default_factory=ImagePreprocessing)
     seed: int = 0
     device: str = field(default="cpu", compare=False)
     num_workers: int = field(default=0, compare=False)
@@ -111,9 +110,12 @@ class LEMConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> LEMConfig:
-        """Inverse of :meth:`as_dict`."""
-        tuples = {"labels", "clahe_clip_limits"}
-        return cls(**{key: tuple(value) if key in tuples else value for key, value in values.items()})
+        """Inverse of :meth:`as_dict` (each value checked against its field's type).
+
+        Raises:
+            ConfigError: an unknown key or a value of the wrong type.
+        """
+        return config_from_dict(cls, values, "a LEM config")
 
 
 def study_lem_config(config: StudyConfig, data_fingerprint: str) -> LEMConfig:
@@ -134,8 +136,7 @@ def study_lem_config(config: StudyConfig, data_fingerprint: str) -> LEMConfig:
         lr_step_epochs=lem.lr_step_epochs, lr_decay=lem.lr_decay, weight_decay=lem.weight_decay,
         sparse_weight=lem.sparse_weight, penalty_factor=lem.penalty_factor,
         sparsity_threshold=lem.sparsity_threshold, hflip=lem.hflip,
-        clahe_clip_limits=config.preprocessing.clahe_clip_limits,
-        clahe_tile_grid=config.preprocessing.clahe_tile_grid, seed=config.seed, device=config.device,
+        preprocessing=ImagePreprocessing.of(config.preprocessing), seed=config.seed, device=config.device,
         num_workers=config.classifier.num_workers,
     )
 
@@ -292,9 +293,7 @@ def train_lem(
         atomic_write_text(directory / "config.json", json.dumps(config.as_dict(), indent=1) + "\n")
         samples = finding_samples(read_finding_annotations(Path(data_root) / FINDINGS_CSV))
         training = image_targets(samples, config.labels).query("split == 'training'")
-        store = PreprocessedImageStore(
-            data_root, default_cache_dir(artifacts_dir, config.clahe_clip_limits, config.clahe_tile_grid),
-            clip_limits=config.clahe_clip_limits, tile_grid=config.clahe_tile_grid)
+        store = PreprocessedImageStore.in_artifacts(data_root, artifacts_dir, config.preprocessing)
         dataset = WholeImages(training, store, config.labels, config.image_size)
         torch.manual_seed(config.seed)
         model = LEMClassifier(config.backbone, len(config.labels), weights=config.weights)

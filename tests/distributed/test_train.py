@@ -59,3 +59,14 @@ def test_ddp_on_two_gloo_processes_trains_the_single_process_model(tmp_path):
     assert int((tmp_path / "single" / "seen-rank0.txt").read_text()) == 60
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
         "checkpoint.pt", "history.csv", "seen-rank0.txt", "seen-rank1.txt", "weights.pt"]
+
+
+def test_ddp_trains_a_summed_loss_as_one_process_does(tmp_path):
+    """The authors' sum reduction: each rank's sum times the world size, so DDP's mean is the batch's sum
+    (with weight decay beside it, a gradient of half the scale would train other weights)."""
+    single, _ = run_job(tmp_path / "single", DistributedContext(), summed=True)
+    result = run_torchrun("corrrelax_lib.testing.train_job", tmp_path / "ddp", "--sum")
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = torch.load(tmp_path / "ddp" / "weights.pt")
+    for name, tensor in single.state_dict().items():
+        torch.testing.assert_close(weights[name], tensor, rtol=1e-4, atol=1e-5, msg=name)

@@ -9,11 +9,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from corrrelax_lib.config import ImagePreprocessing
+from corrrelax_lib.data.image_store import default_cache_dir
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.paths import ARTIFACTS_ENV_VAR, artifacts_root
 from corrrelax_lib.pipeline.study import FINDINGS, PROGRESS_ENV_VAR, Study
 from corrrelax_lib.testing.explain_job import synthetic_images
 from corrrelax_lib.testing.models import QuadrantMeans
+from corrrelax_lib.training.config import study_training_config
 
 
 def test_folders_do_not_depend_on_the_working_directory(monkeypatch, tmp_path):
@@ -42,6 +45,19 @@ def test_progress_follows_the_environment(monkeypatch):
     monkeypatch.delenv(PROGRESS_ENV_VAR)
     assert Study.open("tiny").progress
     assert not Study.open("tiny", progress=False).progress
+
+
+def test_the_image_store_is_the_one_training_reads_and_follows_the_preprocessing_section(monkeypatch, tmp_path):
+    monkeypatch.setenv(ARTIFACTS_ENV_VAR, str(tmp_path))
+    paper = Study.open("tiny")
+    store = paper.image_store()
+    assert store.preprocessing == ImagePreprocessing.of(paper.config.preprocessing)
+    assert store.cache_dir == default_cache_dir(paper.artifacts_dir, store.preprocessing)
+    authors = Study.open("tiny", {"preprocessing.apply_voi_lut": True, "preprocessing.clahe_histogram": "8-bit",
+                                  "preprocessing.clahe_background": "zero"})
+    assert authors.image_store().cache_dir.name == store.cache_dir.name + "-voi-8bit-bg0"
+    # What the classifier is trained on (Study.training_config, without the data's sha256 here).
+    assert study_training_config(authors.config, "").preprocessing == authors.image_store().preprocessing
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.paper import authors_images_with_findings, paper_table4, table4_reconstruction
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, TABLE4_CRITERIA, pointing_game_table
-from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 
 study = Study.open(profile, overrides)
@@ -43,7 +42,8 @@ display(Markdown(dataset_banner(config.data.dataset)))
 # %%
 images = study.test_images()
 maps = study.correlax_maps()  # the maps chapter's, from their cache
-pairs = pointing_game_pairs(images, maps, FINDINGS, tolerance=config.pointing_game.tolerance)
+pairs = study.pointing_game_pairs(maps)
+criteria = study.pointing_game_criteria()  # Table 4's columns under this profile
 
 # %% [markdown]
 # ## Where a map points
@@ -75,7 +75,7 @@ display(Markdown(f"On this build's grid ({config.correlax.window_size}-px window
 
 # %%
 tolerance = config.pointing_game.tolerance
-ours = pointing_game_table(pairs, TABLE4_CRITERIA, FINDINGS)
+ours = pointing_game_table(pairs, criteria, FINDINGS).rename(columns=dict(zip(criteria, TABLE4_CRITERIA, strict=True)))
 ours.insert(len(TABLE4_CRITERIA), "chance", pairs.groupby("label")["chance"].mean())
 ours.loc["Weighted mean", "chance"] = pairs["chance"].mean()
 paper = paper_table4()
@@ -85,7 +85,7 @@ table4 = pd.concat({f"ours ({dataset_label(config.data.dataset)})": ours, "paper
 support_columns = [column for column in table4.columns if column[1] == "support"]
 display(table4.style.format("{:.4f}", na_rep="–").format("{:.0f}", subset=support_columns, na_rep="–")
         .set_caption(f"Table 4 | Pointing-game accuracy (Eq. 11) of prediction maps (maximum ≥ 25% / ≥ 50%) and "
-                     f"correlation maps (maximum > 0), boxes grown by {tolerance} px; support = image-label pairs "
+                     f"correlation maps (maximum > {config.pointing_game.correlation_above:g}), boxes grown by {tolerance} px; support = image-label pairs "
                      f"(images, for hits per image); chance = hit rate of a uniformly random point of the breast. "
                      f"Ours ({dataset_label(config.data.dataset)}, {config.correlax.n_masks} masks per window) beside "
                      "the paper's, whose printed 'Weighted Mean Accuracy' is its hits per image."))
@@ -133,8 +133,10 @@ for label in [*FINDINGS, "Weighted mean", PER_IMAGE_ROW]:
         results.record("Table 4", f"{label}: {criterion}", round(float(ours.loc[label, criterion]), 4)
                        if ours.loc[label, "support"] else None, round(paper_value, 4),
                        "paper: recomputed from its rows" if label == "Weighted mean" else "")
-    paper_support = {"Weighted mean": int(per_pair["support"].iloc[0]), PER_IMAGE_ROW: n_images}.get(
-        label, int(paper_as_ours.loc[label, "support"]))
+    if label == "Weighted mean":
+        paper_support = int(per_pair["support"].iloc[0])
+    else:
+        paper_support = n_images if label == PER_IMAGE_ROW else int(paper_as_ours.loc[label, "support"])
     results.record("Table 4", f"{label}: support", int(ours.loc[label, "support"]), paper_support)
 results.record("Table 4", "Weighted mean: chance", round(float(ours.loc["Weighted mean", "chance"]), 4), None,
                "hit rate of a uniformly random breast point")

@@ -25,7 +25,7 @@ def test_in_a_checkout_resources_are_the_checkouts_folders(monkeypatch, tmp_path
 
 
 def test_an_unknown_profile_lists_the_available_ones():
-    with pytest.raises(FileNotFoundError, match=r"no profile 'huge'; available: \['full', 'tiny'\]"):
+    with pytest.raises(FileNotFoundError, match=r"no profile 'huge'; available: \['as-run', 'full', 'tiny'\]"):
         profile_path("huge")
 
 

@@ -1,7 +1,8 @@
 """Read a profile file into a :class:`~corrrelax_lib.config.schema.StudyConfig`, checking every key and type.
 
 A profile is YAML with one mapping per section of :class:`StudyConfig` (``classifier:``,
-``correlax:``, ...) and the run-wide ``description``, ``seed`` and ``device``. Overrides use dotted
+``correlax:``, ...) and the run-wide ``description``, ``seed`` and ``device``; ``extends: tiny`` starts
+from the profile ``tiny.yml`` beside it and changes only what the file lists. Overrides use dotted
 keys, ``{"correlax.n_masks": 64}`` (the command line's ``-p correlax.n_masks 64``). An unknown key,
 a missing section mapping or a value of the wrong type is a :class:`ConfigError` that names the
 profile file and the key; integers are accepted where floats are expected, and lists where tuples are.
@@ -45,6 +46,12 @@ def load_study_config(
     64
     """
     path = Path(path)
+    merged = _merge(_read_spec(path), nested_overrides(overrides or {}))
+    return _build(StudyConfig, {"name": path.stem, **merged}, str(path), "")
+
+
+def _read_spec(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A profile's mapping, with ``extends: <profile>`` (a file beside it) read first and overridden key by key."""
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
@@ -53,8 +60,15 @@ def load_study_config(
         raise ConfigError(f"{path}: a profile is a mapping of sections, got {type(spec).__name__}")
     if "name" in spec:
         raise ConfigError(f"{path}: 'name' is the file's name ({path.stem!r}), not a key of the profile")
-    merged = _merge(spec, nested_overrides(overrides or {}))
-    return _build(StudyConfig, {"name": path.stem, **merged}, str(path), "")
+    base = spec.pop("extends", None)
+    if base is None:
+        return spec
+    base_path = path.with_name(f"{base}.yml")
+    if base_path in (path, *seen):
+        raise ConfigError(f"{path}: extends {base!r}, which extends it again")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: extends {base!r}, but there is no {base_path.name} beside it")
+    return _merge(_read_spec(base_path, (*seen, path)), spec)
 
 
 def parse_override_pairs(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:

@@ -129,3 +129,24 @@ def test_the_schemas_choices_are_the_librarys():
     for name, alias in [("mask_sharing", MaskSharing), ("correlation_dtype", CorrelationDtype),
                         ("undefined_correlation", UndefinedCorrelation), ("reconstruction", Reconstruction)]:
         assert get_args(hints[name]) == get_args(alias), name
+
+
+def test_a_profile_extends_another_and_changes_only_what_it_lists(tmp_path):
+    write_profile(tmp_path, "seed: 3\ncorrelax:\n  stride: 16\n  n_masks: 32\n", "base")
+    child = load_study_config(write_profile(tmp_path, "extends: base\ncorrelax:\n  n_masks: 8\n", "child"))
+    assert (child.name, child.seed, child.correlax.stride, child.correlax.n_masks) == ("child", 3, 16, 8)
+    with pytest.raises(ConfigError, match=r"loop.yml: extends 'loop', which extends it again"):
+        load_study_config(write_profile(tmp_path, "extends: loop\n", "loop"))
+    with pytest.raises(ConfigError, match=r"orphan.yml: extends 'nowhere', but there is no nowhere.yml beside it"):
+        load_study_config(write_profile(tmp_path, "extends: nowhere\n", "orphan"))
+
+
+def test_the_as_run_profile_is_tiny_with_the_authors_settings():
+    tiny, as_run = (load_study_config(profile_path(name)) for name in ("tiny", "as-run"))
+    assert as_run.data == tiny.data and as_run.correlax.window_size == tiny.correlax.window_size == 64
+    # The authors' 256 / 32 grid and 32-px offset at tiny's 64-px window; 1,280 of 2,560 masks at tiny's scale.
+    assert (as_run.correlax.stride, as_run.pointing_game.tolerance) == (64 * 32 // 256, 64 * 32 // 256)
+    assert as_run.correlax.n_masks == tiny.correlax.n_masks * 1280 // 2560
+    assert (as_run.classifier.focal_alpha, as_run.classifier.focal_gamma, as_run.classifier.focal_reduction) == (
+        0.8, 2.0, "sum")
+    assert as_run.pointing_game.correlation_above == 0.05 and as_run.correlax.mask_sharing == "per_window"

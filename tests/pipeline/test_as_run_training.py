@@ -7,7 +7,13 @@ from dataclasses import replace
 import pytest
 
 from corrrelax_lib.config import ClassifierConfig, ImagePreprocessing
-from corrrelax_lib.pipeline.as_run_training import LOSS_FIELDS, clahe_depth_effect, loss_settings_effect, loss_variants
+from corrrelax_lib.pipeline.as_run_training import (
+    LOSS_FIELDS,
+    clahe_depth_effect,
+    loss_settings_effect,
+    loss_variants,
+    voi_effect,
+)
 from corrrelax_lib.testing.dicom import breast_like_image, write_test_dicom
 
 #: The authors' code's loss and optimiser (their training notebook), for these tests.
@@ -51,3 +57,13 @@ def test_loss_settings_effect_trains_each_setting_from_the_same_start():
     # A smaller α (α_t) weighs positives less: lower predictions on them.
     assert table.loc["alpha 0.5", "mean p (positives)"] < table.loc["paper", "mean p (positives)"]
     assert table[["recall", "false positive rate"]].stack().between(0.0, 1.0).all()
+
+
+def test_voi_effect_changes_only_images_that_carry_a_window(tmp_path):
+    stored = breast_like_image(64, 48, levels=4095)
+    windowed = write_test_dicom(tmp_path / "windowed.dcm", stored, bits_stored=12, window=(1024.0, 1024.0))
+    plain = write_test_dicom(tmp_path / "plain.dcm", stored, bits_stored=12)
+    table = voi_effect([windowed, plain]).set_index("file")
+    assert table.loc["windowed.dcm", "voi"] == "window" and table.loc["windowed.dcm", "mean |Δ|"] > 0.05
+    assert table.loc["plain.dcm", "voi"] == "none" and table.loc["plain.dcm", "mean |Δ|"] == 0.0
+    assert table.loc["plain.dcm", "changed"] == 0.0 < table.loc["windowed.dcm", "changed"]

@@ -25,9 +25,9 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.models.classifier import MultiLabelClassifier
+from corrrelax_lib.models.device import autocast, resolve_device
 from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.training.config import TrainingConfig
-from corrrelax_lib.training.device import autocast, resolve_device
 from corrrelax_lib.training.focal_loss import focal_loss
 from corrrelax_lib.training.run import crop_datasets
 

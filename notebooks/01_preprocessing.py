@@ -34,15 +34,15 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_roi_size
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_credit, cbis_ddsm_files
+from corrrelax_lib.data.roi_statistics import roi_size_table, size_summary
 from corrrelax_lib.data.vindr import image_path, read_breast_annotations, read_finding_annotations
+from corrrelax_lib.metrics.paper import paper_roi_size
 from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.preprocess import breast_mask
 from corrrelax_lib.preprocess.clahe import clahe_effect, distinct_levels
 from corrrelax_lib.preprocess.pipeline import preprocessing_steps
-from corrrelax_lib.preprocess.roi_statistics import roi_size_table, size_summary
 from corrrelax_lib.viz.pipeline_schema import draw_pipeline_schema
 from corrrelax_lib.viz.preprocessing import plot_preprocessing_steps
 

@@ -30,7 +30,6 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_table1
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.examples import label_example_crops
 from corrrelax_lib.data.labels import CATEGORY_TO_LABEL
@@ -42,6 +41,7 @@ from corrrelax_lib.data.vindr import (
     read_finding_annotations,
     table1_counts,
 )
+from corrrelax_lib.metrics.paper import paper_table1
 from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.viz.preprocessing import plot_crop_grid
 

@@ -34,10 +34,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import TABLE2_LABELS, paper_table2
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.crop_dataset import restrict_to_labels
 from corrrelax_lib.metrics.classification import weighted_f1
+from corrrelax_lib.metrics.paper import TABLE2_LABELS, paper_table2
 from corrrelax_lib.models.backbones import DISPLAY_NAMES
 from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.training.run import evaluate_classifier, train_classifier

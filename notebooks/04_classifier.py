@@ -30,11 +30,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_table3
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.metrics.classification import macro_auc_permutation_test, weighted_f1
+from corrrelax_lib.metrics.paper import paper_table3
 from corrrelax_lib.models.architecture import architecture_table
 from corrrelax_lib.models.backbones import DISPLAY_NAMES
 from corrrelax_lib.pipeline.study import Study

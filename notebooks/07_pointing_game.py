@@ -29,8 +29,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import authors_images_with_findings, paper_table4, table4_reconstruction
 from corrrelax_lib.book.results import ResultLog
+from corrrelax_lib.metrics.paper import authors_images_with_findings, paper_table4, table4_reconstruction
 from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, TABLE4_CRITERIA, pointing_game_table
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 

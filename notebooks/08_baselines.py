@@ -32,8 +32,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_quoted_masses
 from corrrelax_lib.book.results import ResultLog
+from corrrelax_lib.metrics.paper import paper_quoted_masses
 from corrrelax_lib.pipeline.method_comparison import COMPARISON_CRITERIA, method_comparison
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.viz.method_comparison import plot_method_grid

@@ -32,9 +32,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_mldam_results
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.vindr import findings_sha256
+from corrrelax_lib.metrics.paper import paper_mldam_results
 from corrrelax_lib.pipeline.method_comparison import comparison_table, correlax_method_maps, method_pointing_pairs
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.training.mldam import example_crops, mldam_training_config, run_mldam_experiment

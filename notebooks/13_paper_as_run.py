@@ -36,13 +36,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import authors_images_with_findings, paper_table4, table4_reconstruction
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
 from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.data.vindr import image_path
 from corrrelax_lib.metrics.classification import weighted_f1
+from corrrelax_lib.metrics.paper import authors_images_with_findings, paper_table4, table4_reconstruction
 from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, pointing_game_table
 from corrrelax_lib.pipeline.as_run_maps import (
     DRIFT_GRIDS,

@@ -29,8 +29,8 @@ from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.attribution.masked_windows import CorrelationDtype, correlate_windows
 from corrrelax_lib.attribution.masks import FreshMasks, MaskSharing, RandomMasks
 from corrrelax_lib.attribution.streaming import CorrelationSums
+from corrrelax_lib.models.device import resolve_device
 from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_mask
-from corrrelax_lib.training.device import resolve_device
 from corrrelax_lib.windows.grid import foreground_fraction, window_grid
 from corrrelax_lib.windows.kernel import iou_kernel
 from corrrelax_lib.windows.reconstruction import Reconstruction

@@ -27,7 +27,7 @@ from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.masks import FreshMasks, RandomMasks
 from corrrelax_lib.attribution.stacked_correlations import StackedCorrelations
 from corrrelax_lib.attribution.streaming import CorrelationSums
-from corrrelax_lib.training.device import autocast
+from corrrelax_lib.models.device import autocast
 
 #: The precision of the similarities and correlations: float64 sums (ours) or float32 ``torch.corrcoef`` (authors').
 CorrelationDtype = Literal["float64", "float32"]

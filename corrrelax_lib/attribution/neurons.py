@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from corrrelax_lib.io.atomic import atomic_write_text
+from corrrelax_lib.models.device import resolve_device
 from corrrelax_lib.models.target_layers import capture_layer, last_conv_layer
-from corrrelax_lib.training.device import resolve_device
 
 # The paper's settings (§3.1.1, §3.2.1).
 QUANTILE = 0.99

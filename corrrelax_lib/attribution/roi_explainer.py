@@ -29,8 +29,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
+from corrrelax_lib.models.device import resolve_device
 from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_mask
-from corrrelax_lib.training.device import resolve_device
 from corrrelax_lib.windows.grid import foreground_fraction, window_grid
 from corrrelax_lib.windows.kernel import iou_kernel
 from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels

@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from corrrelax_lib.book.paper import paper_roi_size, paper_table1
 from corrrelax_lib.config import StudyConfig
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.io.atomic import atomic_path
+from corrrelax_lib.metrics.paper import paper_roi_size, paper_table1
 from corrrelax_lib.models.classifier import MultiLabelClassifier
+from corrrelax_lib.models.device import amp_dtype, autocast, resolve_device
 from corrrelax_lib.pipeline.correlax_images import study_explainer
 from corrrelax_lib.training.config import study_training_config
-from corrrelax_lib.training.device import amp_dtype, autocast, resolve_device
 from corrrelax_lib.training.focal_loss import focal_loss
 from corrrelax_lib.training.loop import batch_loss
 from corrrelax_lib.training.run import build_model

@@ -33,9 +33,9 @@ from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.train import RankSampler, data_parallel, sum_over_ranks
 from corrrelax_lib.metrics.classification import per_label_metrics, weighted_f1
 from corrrelax_lib.models.classifier import MultiLabelClassifier
+from corrrelax_lib.models.device import amp_dtype, autocast
 from corrrelax_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from corrrelax_lib.training.config import TrainingConfig
-from corrrelax_lib.training.device import amp_dtype, autocast
 from corrrelax_lib.training.focal_loss import focal_loss
 from corrrelax_lib.training.predict import predict_logits
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from corrrelax_lib.data.roi_statistics import roi_size_table, size_summary
 from corrrelax_lib.data.vindr import image_path
-from corrrelax_lib.preprocess.roi_statistics import roi_size_table, size_summary
 from corrrelax_lib.testing.dicom import breast_like_image, write_test_dicom
 
 

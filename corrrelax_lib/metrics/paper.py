@@ -1,4 +1,5 @@
-"""The paper's published numbers, read from ``data_manifests/vindr-mammo.yml`` (never typed into notebooks)."""
+"""The paper's published numbers (the values ours are judged against), read from ``data_manifests/vindr-mammo.yml``
+(never typed into notebooks)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from corrrelax_lib.book.paper import (
+from corrrelax_lib.data.labels import LABELS, NO_FINDING
+from corrrelax_lib.metrics.paper import (
     TABLE2_LABELS,
     authors_images_with_findings,
     paper_mldam_results,
@@ -14,7 +15,6 @@ from corrrelax_lib.book.paper import (
     paper_table4,
     table4_reconstruction,
 )
-from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, support_weighted_mean
 
 

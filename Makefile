@@ -13,21 +13,29 @@ LAB_STAMP := $(VENV)/.installed-lab
 # empty folder so the install ends with a matching PyPI torch/torchvision pair.
 NO_FIND_LINKS := $(CURDIR)/$(VENV)/.no-find-links
 
-.PHONY: install book test lab voila clean
+.PHONY: install book test lab voila lock clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact environment of requirements-lock.txt (every extra: book, test, reference, lab), each pin as it is
+# (--no-deps: quantus comes without the opencv-python it asks for, which would replace opencv-python-headless),
+# then this project, editable. pyproject.toml keeps the ranges that users install from.
+$(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	mkdir -p $(NO_FIND_LINKS)
-	PIP_FIND_LINKS=$(NO_FIND_LINKS) $(PY) -m pip install --progress-bar off -e ".[book,test]"
+	PIP_FIND_LINKS=$(NO_FIND_LINKS) $(PY) -m pip install --progress-bar off --no-deps -r requirements-lock.txt
+	PIP_FIND_LINKS=$(NO_FIND_LINKS) $(PY) -m pip install --progress-bar off --no-deps -e .
 	$(PY) -m corrrelax_lib.environment
 	touch $(STAMP)
 
-# The `lab` extra (JupyterLab, Voilà) on top of what `make install` installs.
+# The `lab` extra (JupyterLab, Voilà) is in the lock: `make install` installed it.
 $(LAB_STAMP): $(STAMP)
-	PIP_FIND_LINKS=$(NO_FIND_LINKS) $(PY) -m pip install --progress-bar off -e ".[book,test,lab]"
 	touch $(LAB_STAMP)
+
+# Pin the environment this venv holds (after e.g. `pip install -e ".[book,test,reference,lab]"` and
+# `pip install --no-deps quantus`) into requirements-lock.txt.
+lock:
+	$(PY) -m corrrelax_lib.environment --lock requirements-lock.txt
 
 book: $(STAMP)
 	tools/ensure-system-packages npm
@@ -50,4 +58,4 @@ voila: $(LAB_STAMP)
 	$(PY) -m corrrelax_lib.book.interactive voila $(CHAPTER)
 
 clean:
-	rm -rf book/_build book/chapters book/reproduction_status.md artifacts
+	rm -rf book/_build book/chapters book/reproduction_status.md book/reference_checks.md artifacts

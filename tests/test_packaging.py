@@ -18,6 +18,10 @@ from corrrelax_lib.paths import repository_root
 
 ROOT = repository_root()
 
+#: Imported by the library but installed apart, ``pip install --no-deps`` (pinned in requirements-lock.txt): Quantus
+#: requires opencv-python, which would replace our opencv-python-headless (corrrelax_lib/book/reference_checks.py).
+INSTALLED_APART = {"quantus"}
+
 
 def test_environment_yml_lists_every_pyproject_requirement():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -56,7 +60,7 @@ def test_every_third_party_import_is_a_declared_dependency():
     """A module imported by the library or a notebook but only installed transitively breaks a fresh clone."""
     sources = [*(ROOT / "corrrelax_lib").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]
     imported = set().union(*(_top_level_imports(path) for path in sources))
-    third_party = imported - set(sys.stdlib_module_names) - {"corrrelax_lib"}
+    third_party = imported - set(sys.stdlib_module_names) - {"corrrelax_lib"} - INSTALLED_APART
     providers = importlib.metadata.packages_distributions()
     declared = _declared_distributions()
     undeclared = {
@@ -65,6 +69,12 @@ def test_every_third_party_import_is_a_declared_dependency():
         if not declared & {_canonical(name) for name in providers.get(module, [])}
     }
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+def test_what_is_installed_apart_is_pinned_in_the_lock():
+    pins = {line.split("==")[0] for line in (ROOT / "requirements-lock.txt").read_text().splitlines()
+            if line and not line.startswith("#")}
+    assert INSTALLED_APART <= pins
 
 
 def test_the_package_list_is_every_package_of_the_source_tree():

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from corrrelax_lib.book.execute import execute_notebook
+from corrrelax_lib.book.reference_checks import render_reference_page, run_reference_checks
 from corrrelax_lib.book.results import load_results
 from corrrelax_lib.book.status import render_status_page
 from corrrelax_lib.book.widget_assets import install_widget_assets, vendored_static_dir
 from corrrelax_lib.config import config_as_dict
+from corrrelax_lib.environment import recorded_environment
 from corrrelax_lib.io.atomic import atomic_write_text
 from corrrelax_lib.paths import repository_root
 from corrrelax_lib.pipeline.study import PROGRESS_ENV_VAR, Study
@@ -42,7 +44,8 @@ def compute_results(study: Study) -> None:
 def run_notebooks(profile: str, overrides: Mapping[str, Any] | None = None, *, only: list[str] | None = None,
                   force: bool = False) -> Study:
     """Compute (:func:`compute_results`), then execute every chapter into ``book/chapters/<name>.ipynb`` and write
-    the status page; returns the study. With ``only``, just those chapters run, each computing what it lacks.
+    the status page (with the environment it ran in) and the reference-checks page; returns the study. With
+    ``only``, just those chapters run, each computing what it lacks.
 
     Each chapter is injected ``profile`` and ``overrides`` only and opens the same study; progress bars are off
     (``CORRRELAX_PROGRESS=0`` for this process and its kernels), so the executed chapters hold none.
@@ -65,8 +68,9 @@ def run_notebooks(profile: str, overrides: Mapping[str, Any] | None = None, *, o
                                    library_root=root / "corrrelax_lib", force=force)
             state = f"executed in {time.perf_counter() - start:.1f} s" if ran else "up to date"
             print(f"[book] {source.name}: {state}", flush=True)
-    status = render_status_page(study.config, load_results(study.results_dir))
+    status = render_status_page(study.config, load_results(study.results_dir), recorded_environment(root))
     atomic_write_text(root / "book" / "reproduction_status.md", status)
+    atomic_write_text(root / "book" / "reference_checks.md", render_reference_page(run_reference_checks()))
     return study
 
 

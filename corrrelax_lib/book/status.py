@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from corrrelax_lib.book.results import Number, ResultEntry
 from corrrelax_lib.config import StudyConfig
 
 
-def render_status_page(config: StudyConfig, results: dict[str, list[ResultEntry]]) -> str:
-    """Markdown for ``book/reproduction_status.md``: one table per chapter, ours beside the paper's."""
+def render_status_page(config: StudyConfig, results: dict[str, list[ResultEntry]],
+                       environment: Mapping[str, str] | None = None) -> str:
+    """Markdown for ``book/reproduction_status.md``: one table per chapter, ours beside the paper's, then the
+    environment the build ran in (:func:`~corrrelax_lib.environment.recorded_environment`: Python, git commit,
+    device, package versions), when given."""
     lines = [
         "# Reproduction status",
         "",
@@ -24,6 +29,12 @@ def render_status_page(config: StudyConfig, results: dict[str, list[ResultEntry]
         lines += [
             f"| {e.item} | {e.quantity} | {_cell(e.ours)} | {_cell(e.paper)} | {e.note} |" for e in entries
         ]
+        lines.append("")
+    if environment:
+        lines += ["## Environment", "",
+                  "Recorded by this build; `requirements-lock.txt` pins every package CI installs.", "",
+                  "| Component | Version |", "|---|---|"]
+        lines += [f"| {name} | `{value}` |" for name, value in environment.items()]
         lines.append("")
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ import jupytext
 import pytest
 import yaml
 
+from corrrelax_lib.book import execute
 from corrrelax_lib.book.build import notebook_sources
 from corrrelax_lib.book.execute import declared_parameters, notebook_cache_key
 from corrrelax_lib.paths import repository_root
@@ -53,3 +54,17 @@ def test_cache_key_changes_with_parameters_and_library(tmp_path):
     assert key != notebook_cache_key(source, {"seed": 1}, library)
     (library / "a.py").write_text("x = 2\n")
     assert key != notebook_cache_key(source, {"seed": 0}, library)
+
+
+def test_cache_key_changes_with_the_manifests_and_the_package_versions(tmp_path, monkeypatch):
+    library, manifests = tmp_path / "lib", tmp_path / "data_manifests"
+    library.mkdir()
+    manifests.mkdir()
+    (manifests / "vindr-mammo.yml").write_text("paper_table1: {}\n")
+    source = SOURCES[0]
+    key = notebook_cache_key(source, {"seed": 0}, library)
+    (manifests / "vindr-mammo.yml").write_text("paper_table1: {Mass: 1}\n")
+    edited = notebook_cache_key(source, {"seed": 0}, library)
+    assert edited != key
+    monkeypatch.setattr(execute, "locked_requirements", lambda: ["torch==0.0.1"])
+    assert notebook_cache_key(source, {"seed": 0}, library) != edited

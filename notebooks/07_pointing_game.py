@@ -34,6 +34,8 @@ from corrrelax_lib.metrics.paper import authors_images_with_findings, paper_tabl
 from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, TABLE4_CRITERIA, pointing_game_table
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 
+AT_25, AT_50, POSITIVE = TABLE4_CRITERIA  # the criteria's names, as pointing_game_table writes them
+
 study = Study.open(profile, overrides)
 config = study.config
 results = ResultLog(study.results_dir, "07_pointing_game")
@@ -158,11 +160,11 @@ display(pairs.assign(image_id=pairs["image_id"].str[:8]).style.hide(axis="index"
 mean = ours.loc["Weighted mean"]
 display(Markdown(
     f"On {len(images)} test images of `{config.data.dataset}` ({int(mean['support'])} image-label pairs), the prediction "
-    f"maps point at the finding in {mean['prediction > 25%']:.1%} of pairs at the 25% threshold and "
-    f"{mean['prediction > 50%']:.1%} at 50%; the correlation maps in {mean['correlation > 0']:.1%}. A uniformly "
+    f"maps point at the finding in {mean[AT_25]:.1%} of pairs at the 25% threshold and "
+    f"{mean[AT_50]:.1%} at 50%; the correlation maps in {mean[POSITIVE]:.1%}. A uniformly "
     f"random point of the breast would hit in {mean['chance']:.1%} of pairs. "
-    f"Per image, as the paper counts, ours are {ours.loc[PER_IMAGE_ROW, 'prediction > 25%']:.1%}, "
-    f"{ours.loc[PER_IMAGE_ROW, 'prediction > 50%']:.1%} and {ours.loc[PER_IMAGE_ROW, 'correlation > 0']:.1%}. "
+    f"Per image, as the paper counts, ours are {ours.loc[PER_IMAGE_ROW, AT_25]:.1%}, "
+    f"{ours.loc[PER_IMAGE_ROW, AT_50]:.1%} and {ours.loc[PER_IMAGE_ROW, POSITIVE]:.1%}. "
     f"The paper's printed means ({', '.join(f'{value:.1%}' for value in per_image['printed'])}) are its hits per "
     f"image; per pair its rows give {', '.join(f'{value:.1%}' for value in per_pair['exact'])}. "
     f"With {int(mean['support'])} pairs, one "

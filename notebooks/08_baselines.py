@@ -94,7 +94,7 @@ display(quoted.join(ours_mass.rename(lambda name: name.split(" (")[0]).groupby(l
         .rename(columns={"accuracy": "paper (quoted)"})
         .style.format({"paper (quoted)": "{:.4f}", "ours: Mass, max on box": "{:.3f}"}, na_rep="–")
         .set_caption("Paper §5: pointing-game accuracy on masses as quoted (Grad-CAM family from Cerekci et al.; "
-                     "CorRELAX from its Table 4, whose prediction row also asks max > 25% and correlation row "
+                     "CorRELAX from its Table 4, whose prediction row also asks max ≥ 25% and correlation row "
                      "max > 0), beside ours for the same method names: map maximum on a Mass box, first mode "
                      "listed."))
 

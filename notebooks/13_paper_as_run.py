@@ -43,7 +43,7 @@ from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.data.vindr import image_path
 from corrrelax_lib.metrics.classification import weighted_f1
 from corrrelax_lib.metrics.paper import authors_images_with_findings, paper_table4, table4_reconstruction
-from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, pointing_game_table
+from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, TABLE4_CRITERIA, pointing_game_table
 from corrrelax_lib.pipeline.as_run_maps import (
     DRIFT_GRIDS,
     correlation_dtype_error,
@@ -61,7 +61,7 @@ config = study.config
 as_run = Study.open("as-run", progress=study.progress)
 results = ResultLog(study.results_dir, "13_paper_as_run")
 display(Markdown(dataset_banner(config.data.dataset)))
-GENERIC = ["prediction ≥ 25%", "prediction ≥ 50%", "correlation criterion"]
+GENERIC = [*TABLE4_CRITERIA[:2], "correlation criterion"]
 
 # %% [markdown]
 # ## Table 4's mean: hits per image, not per pair

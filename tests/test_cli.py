@@ -61,7 +61,7 @@ def test_explain_then_evaluate_writes_the_maps_and_table_4(inputs, tmp_path, cap
     assert list(table.columns) == [*TABLE4_CRITERIA, "support"]
     assert list(table.index) == [*FINDINGS, "Weighted mean", PER_IMAGE_ROW]
     assert table.loc[FINDINGS[0], "support"] == 4 and table.loc[FINDINGS[1], "support"] == 2
-    assert table.loc[FINDINGS[0], "prediction > 50%"] == 1.0  # the model predicts the first finding from the patch
+    assert table.loc[FINDINGS[0], "prediction ≥ 50%"] == 1.0  # the model predicts the first finding from the patch
     assert "Weighted mean" in capsys.readouterr().out
 
 

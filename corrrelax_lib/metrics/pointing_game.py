@@ -22,16 +22,40 @@ from scipy import ndimage
 from corrrelax_lib.windows.reconstruction import refuse_infinite
 
 
+def prediction_criterion(threshold: float) -> str:
+    """The name of a hit column whose prediction-map maximum must be *at least* ``threshold`` (probability).
+
+    :func:`hit` tests ``peak >= threshold``, so the name says ``≥`` (the paper's Table 4 header prints ">").
+
+    >>> prediction_criterion(0.25)
+    'prediction ≥ 25%'
+    """
+    return f"prediction ≥ {threshold:.0%}"
+
+
+def correlation_criterion(correlation_above: float = 0.0) -> str:
+    """The name of a hit column whose correlation-map maximum must *exceed* ``correlation_above``.
+
+    :func:`hit` tests ``peak > correlation_above`` (``require_positive`` or ``above``), so the name says ``>``.
+
+    >>> correlation_criterion(0.05)
+    'correlation > 0.05'
+    """
+    return f"correlation > {correlation_above:g}"
+
+
 def table4_criteria(correlation_above: float = 0.0) -> tuple[str, str, str]:
     """The names of Table 4's three hit columns when the correlation map's maximum must exceed ``correlation_above``.
 
-    The paper's text asks for a positive correlation (``correlation > 0``, the default); the authors'
-    code for more than 0.05 (``correlation > 0.05``). The prediction columns keep the paper's headers.
+    The prediction columns ask for a maximum of at least 25% and 50% (:func:`prediction_criterion`); the correlation
+    column for more than ``correlation_above`` (:func:`correlation_criterion`): the paper's text asks for a positive
+    correlation (``correlation > 0``, the default), the authors' code for more than 0.05. These names are the one
+    vocabulary of the criteria: tables, notebooks and figures take them from here.
 
     >>> table4_criteria(0.05)
-    ('prediction > 25%', 'prediction > 50%', 'correlation > 0.05')
+    ('prediction ≥ 25%', 'prediction ≥ 50%', 'correlation > 0.05')
     """
-    return "prediction > 25%", "prediction > 50%", f"correlation > {correlation_above:g}"
+    return prediction_criterion(0.25), prediction_criterion(0.5), correlation_criterion(correlation_above)
 
 
 #: The columns of paper Table 4, as :func:`pointing_game_table` names them.

@@ -88,7 +88,7 @@ def test_above_compares_the_maximum_strictly_as_the_authors_correlation_criterio
 
 
 def test_table4_criteria_name_the_correlation_threshold_the_code_applies():
-    assert TABLE4_CRITERIA == table4_criteria() == ("prediction > 25%", "prediction > 50%", "correlation > 0")
+    assert TABLE4_CRITERIA == table4_criteria() == ("prediction ≥ 25%", "prediction ≥ 50%", "correlation > 0")
     assert table4_criteria(0.05)[2] == "correlation > 0.05"
 
 
@@ -199,14 +199,14 @@ def test_an_interior_plateau_points_at_its_centre():
     assert predicted_location(heatmap) == (45, 25)
 
 
-CRITERIA = ["prediction > 25%", "correlation > 0"]
+CRITERIA = ["prediction ≥ 25%", "correlation > 0"]
 LABELS = ["Mass", "Asymmetries", "Retractions"]
 # Mass: 3 pairs, 2 / 1 hits; Asymmetries: 1 pair, 0 / 1 hits; Retractions: none.
 PAIRS = pd.DataFrame(
     {
         "image_id": ["a", "b", "c", "a"],
         "label": ["Mass", "Mass", "Mass", "Asymmetries"],
-        "prediction > 25%": [True, True, False, False],
+        "prediction ≥ 25%": [True, True, False, False],
         "correlation > 0": [False, True, False, True],
     }
 )
@@ -217,7 +217,7 @@ def test_table_counts_hits_per_label_and_criterion():
     assert list(table.index) == [*LABELS, "Weighted mean", PER_IMAGE_ROW]
     assert list(table.columns) == [*CRITERIA, "support"]
     assert table["support"].dtype == np.int64
-    assert table.loc["Mass", "prediction > 25%"] == pytest.approx(2 / 3)
+    assert table.loc["Mass", "prediction ≥ 25%"] == pytest.approx(2 / 3)
     assert table.loc["Mass", "correlation > 0"] == pytest.approx(1 / 3)
     assert table.loc["Asymmetries"].tolist() == [0.0, 1.0, 1]
     assert table["support"].tolist() == [3, 1, 0, 4, 3]  # 4 pairs on 3 images
@@ -225,7 +225,7 @@ def test_table_counts_hits_per_label_and_criterion():
 
 def test_table_weighted_mean_is_all_hits_over_all_pairs():
     table = pointing_game_table(PAIRS, CRITERIA, LABELS)
-    assert table.loc["Weighted mean", "prediction > 25%"] == pytest.approx(2 / 4)
+    assert table.loc["Weighted mean", "prediction ≥ 25%"] == pytest.approx(2 / 4)
     assert table.loc["Weighted mean", "correlation > 0"] == pytest.approx(2 / 4)
     pd.testing.assert_series_equal(
         support_weighted_mean(table, CRITERIA), table.loc["Weighted mean", CRITERIA], check_names=False

@@ -84,7 +84,7 @@ def test_pointing_game_pairs_hit_where_the_model_responds(tmp_path):
     pairs = pointing_game_pairs(images, maps, LABELS, tolerance=8)
     assert list(pairs.columns) == ["image_id", "label", *TABLE4_CRITERIA, "chance"]
     assert list(pairs["label"]) == ["a", "a"]  # "b" has no boxes
-    assert pairs["prediction > 25%"].all()
+    assert pairs["prediction ≥ 25%"].all()
     assert ((pairs["chance"] > 0) & (pairs["chance"] < 1)).all()
 
 
@@ -98,8 +98,8 @@ def test_the_correlation_criterion_is_a_setting_that_names_its_column(tmp_path):
     stricter = pointing_game_pairs(images, maps, LABELS, tolerance=8, correlation_above=above)
     assert list(stricter.columns) == ["image_id", "label", *table4_criteria(above), "chance"]
     assert paper["correlation > 0"].any() and not stricter[f"correlation > {above:g}"].any()
-    pd.testing.assert_frame_equal(paper[["prediction > 25%", "prediction > 50%", "chance"]],
-                                  stricter[["prediction > 25%", "prediction > 50%", "chance"]])
+    pd.testing.assert_frame_equal(paper[["prediction ≥ 25%", "prediction ≥ 50%", "chance"]],
+                                  stricter[["prediction ≥ 25%", "prediction ≥ 50%", "chance"]])
 
 
 def test_prefix_and_adaptive_errors():

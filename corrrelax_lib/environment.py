@@ -33,6 +33,11 @@ KEY_PACKAGES: tuple[str, ...] = (
 #: them out, the installer's own tools.
 UNPINNED: frozenset[str] = frozenset({"corrrelax-lib", "pip", "setuptools", "wheel"})
 
+#: torch's CUDA runtime (``nvidia-*``, ``cuda-*``, ``triton``): the PyPI torch wheels require it on Linux x86-64
+#: only, so its pins carry that environment marker and the lock installs elsewhere too.
+CUDA_RUNTIME_PREFIXES: tuple[str, ...] = ("nvidia-", "cuda-", "triton")
+CUDA_RUNTIME_MARKER = 'sys_platform == "linux" and platform_machine == "x86_64"'
+
 
 def check_torchvision_ops() -> str:
     """Run ``torchvision.ops.nms`` on a tiny input; return a one-line version summary.
@@ -99,12 +104,15 @@ def recorded_environment(root: Path) -> dict[str, str]:
 
 def locked_requirements() -> list[str]:
     """Every installed distribution as ``name==version``, sorted, but those in :data:`UNPINNED` (as ``pip freeze
-    --exclude-editable`` lists them, names in their canonical form)."""
+    --exclude-editable`` lists them, names in their canonical form); torch's CUDA runtime with
+    :data:`CUDA_RUNTIME_MARKER`."""
     pins = {}
     for distribution in importlib.metadata.distributions():
         name = distribution.metadata["Name"]
         if name and _canonical(name) not in UNPINNED:
-            pins[_canonical(name)] = f"{_canonical(name)}=={distribution.version}"
+            canonical = _canonical(name)
+            marker = f"; {CUDA_RUNTIME_MARKER}" if canonical.startswith(CUDA_RUNTIME_PREFIXES) else ""
+            pins[canonical] = f"{canonical}=={distribution.version}{marker}"
     return [pins[name] for name in sorted(pins)]
 
 

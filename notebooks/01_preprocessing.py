@@ -112,9 +112,12 @@ display(real_effect.style.format({"clip_limit": "{:g}", "ours": "{:.4f}", "openc
         .hide(axis="index").set_caption(
     f"Mean |CLAHE − original| over the breast of the real scan {real_scan['path']}, intensity units of [0, 1]"))
 levels = distinct_levels(real.normalised)
+histogram_depth = (f"so its histogram gets {real.clahe_bits} bits ({2**real.clahe_bits:,} bins, none systematically empty)"
+                   if preprocessing.clahe_histogram == "data" else
+                   f"but this profile sets `clahe_histogram: {preprocessing.clahe_histogram}` (the authors' code), so "
+                   f"its histogram has {real.clahe_bits} bits")
 display(Markdown(
-    f"The real scan has {levels:,} distinct grey levels, so its histogram gets {real.clahe_bits} bits "
-    f"({2**real.clahe_bits:,} bins, none systematically empty). Its CLAHE channels change the breast by "
+    f"The real scan has {levels:,} distinct grey levels, {histogram_depth}. Its CLAHE channels change the breast by "
     + " and ".join(f"{row.ours:.3f} at clip {row.clip_limit:g}" for row in real_effect.itertuples())
     + ", OpenCV's 8-bit CLAHE by "
     + " and ".join(f"{row.opencv_8bit:.3f}" for row in real_effect.itertuples())
@@ -177,10 +180,11 @@ display(Markdown(
     "Film labels and markers outside the breast are left out by the morphological opening, "
     "and the faint periphery is kept by growing the Otsu region into a band around it, so "
     "the skin line (where skin thickening and retractions are annotated) stays inside the crop. "
-    f"On the real CBIS-DDSM scan of Figure 2, with a histogram of {real.clahe_bits} bits chosen from its "
-    f"{levels:,} grey levels, our CLAHE changes the breast "
+    f"On the real CBIS-DDSM scan of Figure 2 ({levels:,} grey levels), with a histogram of {real.clahe_bits} bits "
+    f"(`clahe_histogram: {preprocessing.clahe_histogram}`), this build's CLAHE changes the breast "
     + " and ".join(f"{row.ratio:.2f}" for row in real_effect.itertuples())
     + " times as much as OpenCV's 8-bit CLAHE (clip limits "
     + " and ".join(f"{row.clip_limit:g}" for row in real_effect.itertuples()) + "), "
-    "so both CLAHE channels are real contrast enhancements at full resolution, not copies of the original."
+    + ("so both CLAHE channels are real contrast enhancements at full resolution, not copies of the original."
+       if preprocessing.clahe_histogram == "data" else "as it must: both are 8-bit CLAHE.")
 ))

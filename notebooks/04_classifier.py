@@ -148,7 +148,7 @@ plt.show()
 # %%
 f1 = evaluation.table["f1"]
 training_labels = samples.loc[samples["split"] == "training", "labels"].tolist()
-normal_draw_share = inverse_frequency_weights(training_labels, LABELS)[[NO_FINDING in ls for ls in training_labels]].sum()
+normal_draw_share = inverse_frequency_weights(training_labels, LABELS, rule=config.classifier.sample_weight)[[NO_FINDING in ls for ls in training_labels]].sum()
 normal_test_share = evaluation.targets[:, LABELS.index(NO_FINDING)].mean()
 display(Markdown(
     f"On `{config.data.dataset}` the {DISPLAY_NAMES[config.classifier.backbone]} classifier reaches a mean ROC AUC of {macro_auc:.3f} over the "

@@ -6,8 +6,8 @@ The protocol and the shared ROI preparation are in :mod:`corrrelax_lib.attributi
 """
 
 from corrrelax_lib.attribution.eigencam import EigenCAM
-from corrrelax_lib.attribution.gradcam import GradCAM
 from corrrelax_lib.attribution.explainer import Explainer, Explanation, prepare_roi
+from corrrelax_lib.attribution.gradcam import GradCAM
 from corrrelax_lib.attribution.gradcam_plus_plus import GradCAMPlusPlus
 from corrrelax_lib.attribution.relax import RELAX
 from corrrelax_lib.attribution.rise import RISE

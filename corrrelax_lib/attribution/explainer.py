@@ -196,10 +196,7 @@ class Explainer(ABC):
     """Every attribution method: ``explain(image, foreground) -> Explanation`` through :func:`prepare_roi`.
 
     Subclasses set :attr:`method`, :attr:`result_type` and :attr:`parameters`, and implement
-    :meth:`explain_roi`; :meth:`explain` is the same for all.
-
-    Attributes:
-        labels: the ``C`` labels of the classifier, in output order.
+    :meth:`explain_roi`; :meth:`explain` is the same for all (CorRELAX's adds a window selection).
     """
 
     #: Display name, e.g. ``"Grad-CAM"``.
@@ -208,7 +205,6 @@ class Explainer(ABC):
     result_type: ClassVar[type[Explanation]]
     #: The map kinds in probability units, to which the pointing game's 25% / 50% thresholds apply.
     probability_kinds: ClassVar[frozenset[str]] = frozenset()
-    labels: tuple[str, ...]
 
     @property
     @abstractmethod

@@ -37,7 +37,7 @@ from corrrelax_lib.io.atomic import atomic_write_text
 from corrrelax_lib.io.mammogram import MammogramReadError
 from corrrelax_lib.metrics.pointing_game import pointing_game_table
 from corrrelax_lib.paths import manifest_path
-from corrrelax_lib.pipeline.method_comparison import CORRELAX_KINDS, correlax_method_maps, method_comparison
+from corrrelax_lib.pipeline.method_comparison import method_comparison
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.preprocess.roi import EmptyBreastError
 
@@ -121,7 +121,7 @@ def evaluate(study: Study, output: Path | None = None, maps: Sequence[str] = ("c
     table = pointing_game_table(study.pointing_game_pairs(correlax_maps), study.pointing_game_criteria(), FINDINGS)
     comparison = None
     if "baselines" in maps:
-        methods = [*correlax_method_maps(correlax_maps, CORRELAX_KINDS), *study.baseline_maps(compute=False)]
+        methods = [*study.correlax_method_maps(maps=correlax_maps), *study.baseline_maps(compute=False)]
         comparison = method_comparison(images, methods, FINDINGS, tolerance=tolerance)[1]
     output = output or pointing_game_csv(study)
     atomic_write_text(output, table.to_csv())

@@ -35,7 +35,7 @@ from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.vindr import findings_sha256
 from corrrelax_lib.metrics.paper import paper_mldam_results
-from corrrelax_lib.pipeline.method_comparison import comparison_table, correlax_method_maps, method_pointing_pairs
+from corrrelax_lib.pipeline.method_comparison import method_comparison
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.training.mldam import example_crops, mldam_training_config, run_mldam_experiment
 from corrrelax_lib.viz.method_comparison import plot_method_grid
@@ -62,10 +62,8 @@ samples = study.samples
 images = study.test_images()
 correlax_maps = study.correlax_maps()  # the maps chapter's, from their cache
 lem_run, lem_methods = study.lem_maps()
-methods = [*correlax_method_maps(correlax_maps, ("prediction", "correlation")), *lem_methods]
-lem_pairs = pd.concat([method_pointing_pairs(images, method, FINDINGS, tolerance=config.pointing_game.tolerance)
-                       for method in methods], ignore_index=True)
-lem_table = comparison_table(lem_pairs, methods, FINDINGS)
+methods = [*study.correlax_method_maps(("prediction", "correlation"), correlax_maps), *lem_methods]
+lem_pairs, lem_table = method_comparison(images, methods, FINDINGS, tolerance=config.pointing_game.tolerance)
 shown_labels = [label for label in FINDINGS if (lem_pairs["label"] == label).any()]
 display(lem_table[[*shown_labels, "all pairs", "chance", "support", "seconds / image"]]
         .style.format("{:.3f}", na_rep="–").format("{:.0f}", subset=["support"])

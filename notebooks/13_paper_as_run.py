@@ -51,7 +51,8 @@ from corrrelax_lib.pipeline.as_run_maps import (
     peak_drift_summary,
 )
 from corrrelax_lib.pipeline.as_run_training import clahe_depth_effect, loss_settings_effect, loss_variants, voi_effect
-from corrrelax_lib.pipeline.correlax_images import pointing_game_pairs
+from corrrelax_lib.pipeline.correlax_images import table4_pointing_criteria
+from corrrelax_lib.pipeline.explained_images import pointing_pairs
 from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.preprocess.pipeline import preprocessing_steps
 from corrrelax_lib.training.run import evaluate_classifier
@@ -154,7 +155,7 @@ rescored = {
     f"correlation > {game.correlation_above:g}": (config.pointing_game.tolerance, game.correlation_above),
 }
 criteria_table = pd.concat({
-    name: weighted_means(pointing_game_pairs(images, maps, FINDINGS, tolerance=tolerance, correlation_above=above),
+    name: weighted_means(pointing_pairs(images, maps, FINDINGS, table4_pointing_criteria(above), tolerance=tolerance),
                          study.pointing_game_criteria() if above == config.pointing_game.correlation_above
                          else as_run.pointing_game_criteria())
     for name, (tolerance, above) in rescored.items()})

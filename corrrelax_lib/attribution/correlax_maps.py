@@ -1,4 +1,8 @@
-"""The maps CorRELAX produces for one image, on the window grid and in ROI pixels; saved as one npz."""
+"""The maps CorRELAX produces for one image, on the window grid and in ROI pixels; saved as one npz.
+
+:class:`CorrelaxMaps` is the :class:`~corrrelax_lib.attribution.explainer.Explanation` of CorRELAX, extended
+with the per-window values the maps are smoothed from.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from corrrelax_lib.attribution.explainer import Explanation
 from corrrelax_lib.io.atomic import atomic_path
 from corrrelax_lib.windows.grid import WindowGrid
 from corrrelax_lib.windows.reconstruction import (
@@ -24,10 +29,12 @@ MAP_KINDS = ("prediction", "correlation", "product", "distance")
 
 
 @dataclass(frozen=True)
-class CorrelaxMaps:
+class CorrelaxMaps(Explanation):
     """Per-window values and IoU-smoothed maps of one image (``C`` labels, grid ``R × K``).
 
-    Missing windows (skipped background) are NaN in every window array.
+    Missing windows (skipped background) are NaN in every window array; :meth:`pixel_map` is NaN where
+    missing windows outweigh computed ones (the centred reconstruction) and finite elsewhere. Its
+    :attr:`kinds` are :data:`MAP_KINDS` (``"distance"`` takes no label).
 
     Attributes:
         labels: the classifier's labels, in output order.
@@ -54,6 +61,19 @@ class CorrelaxMaps:
     rho_class_at: dict[int, np.ndarray] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     reconstruction: Reconstruction = "centred"
+
+    method: ClassVar[str] = "CorRELAX"
+    kinds: ClassVar[tuple[str, ...]] = MAP_KINDS
+
+    @property
+    def extra(self) -> dict[str, np.ndarray]:
+        """No label-free extras in ROI pixels (the distance map is the ``"distance"`` kind)."""
+        return {}
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of the whole explanation (``metadata["seconds"]["explain"]``; the parts are beside it)."""
+        return float(self.metadata["seconds"]["explain"])
 
     def window_map(self, kind: str, label: str | None = None, *, n_masks: int | None = None) -> np.ndarray:
         """The smoothed ``(R, K)`` map: ``"prediction"``, ``"correlation"``, ``"product"`` or ``"distance"``.

@@ -13,8 +13,9 @@ sum of squared deviations of each chunk, merged into running ones), so memory do
 ``s_i`` is close to 1.
 
 RELAX explains the representation, not a prediction: it is label-free, and every class gets the
-same importance map. The uncertainty is returned by :meth:`RELAX.extra_maps`. Units: cosine
-similarity (not probabilities).
+same importance map. The uncertainty comes with it from :meth:`RELAX.attribute_with_extra`, and
+is the ``"uncertainty"`` extra of the result of :meth:`RELAX.explain`. Units: cosine similarity (not
+probabilities).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class RELAX(RoiExplainer):
     Example:
         >>> from corrrelax_lib.models.classifier import MultiLabelClassifier
         >>> explainer = RELAX(MultiLabelClassifier("small_cnn", 2), ["a", "b"], n_masks=32, progress=False)
-        >>> explainer.attribute(torch.rand(3, 3, 64, 64)).shape, explainer.extra_maps()["uncertainty"].shape
+        >>> importance, extra = explainer.attribute_with_extra(torch.rand(3, 3, 64, 64))
+        >>> importance.shape, extra["uncertainty"].shape
         (torch.Size([3, 2, 64, 64]), torch.Size([3, 64, 64]))
     """
 
@@ -56,21 +58,18 @@ class RELAX(RoiExplainer):
         if mask_chunk < 1:
             raise ValueError(f"mask_chunk must be at least 1, got {mask_chunk}")
         self.n_masks, self.mask_cells, self.keep_prob, self.mask_chunk = n_masks, mask_cells, keep_prob, mask_chunk
-        self.uncertainty: Tensor | None = None
 
     def method_parameters(self) -> dict[str, Any]:
         """The mask set's parameters (not ``mask_chunk``, which does not change the maps)."""
         return {"n_masks": self.n_masks, "mask_cells": self.mask_cells, "keep_prob": self.keep_prob}
 
-    def extra_maps(self) -> dict[str, Tensor]:
-        """``{"uncertainty": U (N, H, W)}`` of the last :meth:`attribute` call (none before the first)."""
-        return {} if self.uncertainty is None else {"uncertainty": self.uncertainty}
-
     def attribute(self, x: Tensor) -> Tensor:
-        """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)``: the importance ``R``, repeated for each class.
+        """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)``: the importance ``R``, repeated for each class."""
+        return self.attribute_with_extra(x)[0]
 
-        Also sets :attr:`uncertainty`, ``U`` of shape ``(N, H, W)``. Pixels no mask ever keeps are NaN.
-        """
+    def attribute_with_extra(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(N, 3, H, W)`` images in [0, 1] → the importance ``R`` ``(N, C, H, W)`` (repeated for each class)
+        and ``{"uncertainty": U}``, ``(N, H, W)``. Pixels no mask ever keeps are NaN in both."""
         n, _, height, width = x.shape
         masks = RandomMasks(self.n_masks, max(height, width), mask_cells=self.mask_cells, keep_prob=self.keep_prob,
                             shift=True, seed=self.seed, device=x.device)
@@ -98,5 +97,5 @@ class RELAX(RoiExplainer):
                 weight = total
         never_kept = weight == 0
         importance = importance.masked_fill(never_kept, float("nan"))
-        self.uncertainty = (squares / weight).masked_fill(never_kept, float("nan"))
-        return importance[:, None].repeat(1, len(self.labels), 1, 1)
+        uncertainty = (squares / weight).masked_fill(never_kept, float("nan"))
+        return importance[:, None].repeat(1, len(self.labels), 1, 1), {"uncertainty": uncertainty}

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from corrrelax_lib.attribution.explainer import HEATMAP
 from corrrelax_lib.attribution.masks import RandomMasks
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 
@@ -46,7 +47,7 @@ class RISE(RoiExplainer):
     """
 
     method = "RISE"
-    probability_maps = True
+    probability_kinds = frozenset({HEATMAP})
 
     def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 4000, mask_cells: int = 8,
                  keep_prob: float = 0.5, mask_chunk: int = 16, **options: Any) -> None:

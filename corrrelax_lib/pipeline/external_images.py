@@ -21,9 +21,8 @@ from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.config import ImagePreprocessing, config_as_dict
 from corrrelax_lib.distributed.context import DistributedContext
-from corrrelax_lib.io.artifacts import parameters_key
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
-from corrrelax_lib.pipeline.correlax_images import explain_images
+from corrrelax_lib.pipeline.explained_images import explain_images, maps_directory
 from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
 
 
@@ -67,8 +66,7 @@ def external_maps_directory(
     their preprocessing (its :class:`ImagePreprocessing` fields)."""
     key = {"correlax": explainer.parameters, "image_height": image_height,
            "preprocessing": config_as_dict(ImagePreprocessing.of(preprocessing))}
-    digest = parameters_key(key)
-    return Path(artifacts_dir) / "external" / f"{classifier_name}-{digest}"
+    return maps_directory(artifacts_dir, "external", classifier_name, key)
 
 
 def explain_external_images(

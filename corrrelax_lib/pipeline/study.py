@@ -29,8 +29,8 @@ import pandas as pd
 from corrrelax_lib.attribution import BASELINES
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
-from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
-from corrrelax_lib.attribution.lem_map import lem_heatmaps, score_map_heatmaps
+from corrrelax_lib.attribution.explainer import HEATMAP, Explainer
+from corrrelax_lib.attribution.lem_map import LEM, LEMScoreMap
 from corrrelax_lib.attribution.roi_explainer import RoiExplainer
 from corrrelax_lib.config import StudyConfig, load_study_config
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
@@ -45,21 +45,10 @@ from corrrelax_lib.io.artifacts import artifact_problem
 from corrrelax_lib.metrics.pointing_game import table4_criteria
 from corrrelax_lib.paths import artifacts_root, profile_path
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
-from corrrelax_lib.pipeline.correlax_images import (
-    explain_images,
-    maps_directory,
-    pointing_game_pairs,
-    study_explainer,
-)
+from corrrelax_lib.pipeline.correlax_images import study_explainer, table4_pointing_criteria
+from corrrelax_lib.pipeline.explained_images import explain_images, maps_directory, pointing_pairs
 from corrrelax_lib.pipeline.external_images import explain_external_images, external_maps_directory
-from corrrelax_lib.pipeline.method_comparison import (
-    CORRELAX_KINDS,
-    MethodMaps,
-    correlax_method_maps,
-    explain_images_with,
-    heatmap_method_maps,
-    heatmaps_directory,
-)
+from corrrelax_lib.pipeline.method_comparison import CORRELAX_KINDS, MethodMaps
 from corrrelax_lib.training.config import TrainingConfig, study_training_config
 from corrrelax_lib.training.lem import LEMRun, study_lem_config, train_lem
 from corrrelax_lib.training.run import ClassifierRun, run_directory, train_classifier
@@ -191,9 +180,9 @@ class Study:
         return study_explainer(self.classifier().model, self.config, LABELS, n_masks=n_masks,
                                checkpoints=checkpoints, progress=self.progress, **options)
 
-    def maps_directory(self, explainer: CorRELAX) -> Path:
-        """``<artifacts>/correlax/<classifier>-<key of the explainer's parameters>``."""
-        return maps_directory(self.artifacts_dir, self.classifier().directory.name, explainer)
+    def maps_directory(self, explainer: Explainer, folder: str = "correlax") -> Path:
+        """``<artifacts>/<folder>/<classifier>-<key of the explainer's parameters>`` (:func:`maps_directory`)."""
+        return maps_directory(self.artifacts_dir, folder, self.classifier().directory.name, explainer.parameters)
 
     def correlax_maps(self, context: DistributedContext | None = None, *,
                       compute: bool = True) -> dict[str, CorrelaxMaps]:
@@ -219,15 +208,16 @@ class Study:
         return table4_criteria(self.config.pointing_game.correlation_above)
 
     def pointing_game_pairs(self, maps: Mapping[str, CorrelaxMaps] | None = None) -> pd.DataFrame:
-        """Table 4's image-label pairs (:func:`pointing_game_pairs`) of the test images under the ``pointing_game``
-        section (tolerance, correlation criterion): a bool column per :meth:`pointing_game_criteria`.
+        """Table 4's image-label pairs (:func:`pointing_pairs` under :func:`table4_pointing_criteria`) of the test
+        images under the ``pointing_game`` section (tolerance, correlation criterion): a bool column per
+        :meth:`pointing_game_criteria`.
 
         Args:
             maps: the test images' CorRELAX maps; default :meth:`correlax_maps`.
         """
         game = self.config.pointing_game
-        return pointing_game_pairs(self.test_images(), self.correlax_maps() if maps is None else maps, FINDINGS,
-                                   tolerance=game.tolerance, correlation_above=game.correlation_above)
+        return pointing_pairs(self.test_images(), self.correlax_maps() if maps is None else maps, FINDINGS,
+                              table4_pointing_criteria(game.correlation_above), tolerance=game.tolerance)
 
     def baseline(self, name: str, mode: str) -> RoiExplainer:
         """The baseline ``name`` (a key of :data:`~corrrelax_lib.attribution.BASELINES`) in ``mode`` with the
@@ -260,20 +250,25 @@ class Study:
         for mode in baselines.modes:
             for name in baselines.methods_whole if mode == "whole" else baselines.methods_windows:
                 explainer = self.baseline(name, mode)
-                directory = heatmaps_directory(self.artifacts_dir, self.classifier().directory.name, explainer)
+                directory = self.maps_directory(explainer, "baselines")
                 if compute:
                     self._say_what_is_computed(images, directory, explainer.parameters, "baselines")
-                    heatmaps = explain_images_with(explainer, images, directory, context, progress=self.progress)
+                    heatmaps = explain_images(explainer, images, directory, context, progress=self.progress)
                 else:
                     heatmaps = read_artifacts([image.image_id for image in images], directory, explainer.parameters,
-                                              ClassHeatmaps.load)
-                methods.append(heatmap_method_maps(f"{name} ({MODE_NAMES[mode]})", heatmaps,
-                                                   probability_maps=explainer.probability_maps))
+                                              explainer.result_type.load)
+                methods.append(MethodMaps.of(f"{name} ({MODE_NAMES[mode]})", explainer, heatmaps, HEATMAP))
         return methods
+
+    def correlax_method_maps(self, kinds: Sequence[str] = CORRELAX_KINDS,
+                             maps: Mapping[str, CorrelaxMaps] | None = None) -> list[MethodMaps]:
+        """One comparison row ``"CorRELAX <kind>"`` per map kind of CorRELAX's maps (default :meth:`correlax_maps`)."""
+        maps = self.correlax_maps() if maps is None else maps
+        return [MethodMaps.of(f"CorRELAX {kind}", CorRELAX, maps, kind) for kind in kinds]
 
     def method_maps(self, kinds: Sequence[str] = CORRELAX_KINDS) -> list[MethodMaps]:
         """CorRELAX's maps of ``kinds``, then :meth:`baseline_maps`: the rows of chapter 08's comparison."""
-        return [*correlax_method_maps(self.correlax_maps(), kinds), *self.baseline_maps()]
+        return [*self.correlax_method_maps(kinds), *self.baseline_maps()]
 
     def external_maps(
         self, context: DistributedContext | None = None,
@@ -297,6 +292,8 @@ class Study:
     def lem_maps(self) -> tuple[LEMRun, list[MethodMaps]]:
         """Train (or load) LEM on image-level labels (chapter 09) and map every test image, two ways.
 
+        Each way's maps are computed once per image, under ``<artifacts>/lem/<run>-<key>``.
+
         Returns:
             The run, and :class:`MethodMaps` named ``"LEM"`` (positive-weight backpropagation from the positive
             local maxima) and ``"LEM score map"`` (the class score maps upsampled); neither is a probability.
@@ -304,11 +301,12 @@ class Study:
         config = study_lem_config(self.config, findings_sha256(self.data_root))
         run = train_lem(config, self.data_root, self.artifacts_dir, progress=self.progress)
         labels, size = run.config.labels, run.config.image_size
-        images = self.test_images()
-        localisation = {image.image_id: lem_heatmaps(run.model, image.image, labels, size) for image in images}
-        scores = {image.image_id: score_map_heatmaps(run.model, image.image, labels, size) for image in images}
-        return run, [heatmap_method_maps("LEM", localisation, probability_maps=False),
-                     heatmap_method_maps("LEM score map", scores, probability_maps=False)]
+        images, methods = self.test_images(), []
+        for explainer in (LEM(run.model, labels, size), LEMScoreMap(run.model, labels, size)):
+            directory = maps_directory(self.artifacts_dir, "lem", run.directory.name, explainer.parameters)
+            maps = explain_images(explainer, images, directory, progress=self.progress)
+            methods.append(MethodMaps.of(explainer.method, explainer, maps, HEATMAP))
+        return run, methods
 
     def _say_what_is_computed(
         self, images: Sequence[AnnotatedImage], directory: Path, parameters: Mapping[str, Any], maps: str,

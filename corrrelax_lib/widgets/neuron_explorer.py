@@ -27,13 +27,13 @@ from matplotlib.patches import Rectangle
 from torch import nn
 
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.neuron_maps import NeuronActivations
 from corrrelax_lib.attribution.neurons import (
     MIN_IOU,
     ConceptLabels,
     activation_report,
     activation_thresholds,
     box_region,
-    layer_activations,
     neuron_embedding,
     region_neurons,
     upsample_activations,
@@ -50,7 +50,7 @@ TABLE_WIDTH = "440px"
 class NeuronExplorer:
     """Explore the last convolutional layer's neurons of ``model`` on annotated images with CorRELAX maps.
 
-    Built once: the model runs once per image (:func:`~corrrelax_lib.attribution.neurons.layer_activations`)
+    Built once: the model runs once per image (:class:`~corrrelax_lib.attribution.neuron_maps.NeuronActivations`)
     and the layer's maps are kept; the thresholds (99 % quantiles), maximum activations and the PCA embedding
     follow from them. The image on screen gets its maps upsampled to ROI pixels once; redraws only read them.
 
@@ -96,8 +96,8 @@ class NeuronExplorer:
         self.concepts = concepts if concepts is not None else ConceptLabels()
         self.min_iou = min_iou
         # The only forward passes: one per image, kept at the layer's resolution.
-        self.layer_maps = {image_id: layer_activations(model, image.image, image_size=image_size, device=device)
-                           for image_id, image in self.images.items()}
+        neurons = NeuronActivations(model, image_size=image_size, device=device)
+        self.layer_maps = {image_id: neurons.explain(image.image).layer_maps for image_id, image in self.images.items()}
         self.thresholds = activation_thresholds(self.layer_maps.values())
         self.max_activation = np.stack([layer.max(axis=(1, 2)) for layer in self.layer_maps.values()])
         self.embedding = neuron_embedding(self.max_activation)

@@ -48,7 +48,7 @@ def test_same_map_for_every_class_each_image_on_its_own():
     assert (maps >= -1e-5).all()
     assert _leaks(model) == []
     assert explainer.parameters["target_layer"] == "backbone.features"
-    assert EigenCAM.probability_maps is False and EigenCAM.method == "Eigen-CAM"
+    assert EigenCAM.probability_kinds == frozenset() and EigenCAM.method == "Eigen-CAM"
 
 
 @pytest.mark.parametrize("mode", ["whole", "windows"])
@@ -62,5 +62,5 @@ def test_explain_gives_roi_maps_in_both_modes(mode):
                     progress=False).explain(image, foreground)
     assert maps.heatmaps.shape == (2, 70, 90) and maps.method == "Eigen-CAM"
     assert np.isfinite(maps.heatmaps[:, foreground]).all()
-    np.testing.assert_array_equal(maps.pixel_map("a"), maps.pixel_map("b"))
+    np.testing.assert_array_equal(maps.pixel_map("heatmap", "a"), maps.pixel_map("heatmap", "b"))
     assert np.isnan(maps.heatmaps[:, :, 80:]).all()

@@ -48,7 +48,7 @@ def test_each_image_gets_its_own_map_and_nothing_leaks():
     torch.testing.assert_close(maps, explainer.attribute(x))
     assert _leaks(model) == []
     assert explainer.parameters["target_layer"] == "backbone.features"
-    assert GradCAM.probability_maps is False and GradCAM.method == "Grad-CAM"
+    assert GradCAM.probability_kinds == frozenset() and GradCAM.method == "Grad-CAM"
 
 
 @pytest.mark.parametrize("mode", ["whole", "windows"])

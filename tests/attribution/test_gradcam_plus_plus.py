@@ -51,7 +51,7 @@ def test_differs_from_grad_cam_and_nothing_leaks():
     assert not torch.allclose(maps, GradCAM(model, ["a", "b"], progress=False).attribute(x))
     torch.testing.assert_close(maps[1:2], explainer.attribute(x[1:2]))
     assert _leaks(model) == []
-    assert GradCAMPlusPlus.probability_maps is False and GradCAMPlusPlus.method == "Grad-CAM++"
+    assert GradCAMPlusPlus.probability_kinds == frozenset() and GradCAMPlusPlus.method == "Grad-CAM++"
 
 
 @pytest.mark.parametrize("mode", ["whole", "windows"])

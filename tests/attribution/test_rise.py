@@ -65,7 +65,7 @@ def test_same_seed_same_map_other_seed_other_map():
     explainer = RISE(model, ["a", "b"], n_masks=20, mask_cells=4, seed=5, progress=False)
     assert explainer.parameters == {"method": "RISE", "mode": "whole", "seed": 5, "n_masks": 20, "mask_cells": 4,
                                     "keep_prob": 0.5, "image_size": 512}
-    assert RISE.probability_maps is True
+    assert RISE.probability_kinds == frozenset({"heatmap"})
 
 
 @pytest.mark.parametrize("mode", ["whole", "windows"])

@@ -42,7 +42,7 @@ def test_each_image_gets_its_own_map_and_nothing_leaks():
     torch.testing.assert_close(maps[1:2], explainer.attribute(x[1:2]))
     assert _leaks(model) == []
     assert not x.requires_grad
-    assert GradientSaliency.probability_maps is False and GradientSaliency.method == "Gradient saliency"
+    assert GradientSaliency.probability_kinds == frozenset() and GradientSaliency.method == "Gradient saliency"
 
 
 @pytest.mark.parametrize("mode", ["whole", "windows"])

@@ -27,8 +27,8 @@ from torch import nn
 from corrrelax_lib.attribution.explainer import Explainer, Explanation, PreparedRoi
 from corrrelax_lib.attribution.neurons import upsample_activations
 from corrrelax_lib.io.atomic import atomic_path
-from corrrelax_lib.models.target_layers import capture_layer, last_conv_layer, layer_name
 from corrrelax_lib.models.device import resolve_device
+from corrrelax_lib.models.target_layers import capture_layer, last_conv_layer, layer_name
 
 #: The one map kind of :class:`NeuronMaps`.
 ACTIVATION = "activation"

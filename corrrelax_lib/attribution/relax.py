@@ -27,20 +27,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from corrrelax_lib.attribution.masks import RandomMasks
-from corrrelax_lib.attribution.roi_explainer import RoiExplainer
+from corrrelax_lib.attribution.masked_input import MaskedInputExplainer
 
 
-class RELAX(RoiExplainer):
+class RELAX(MaskedInputExplainer):
     """RELAX importance (the same for every class) and uncertainty maps.
 
     Args:
         model, labels: as :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`; ``model``
             needs ``features_and_logits(x) -> (h (N, D), logits (N, C))``.
-        n_masks, mask_cells, keep_prob: the random masks, as :class:`~corrrelax_lib.attribution.rise.RISE`
-            (shifted, seeded by ``seed``).
-        mask_chunk: masks per forward pass, per image.
-        **options: the keyword arguments of :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`.
+        n_masks: random masks per input.
+        **options: ``mask_cells``, ``keep_prob``, ``mask_chunk`` of
+            :class:`~corrrelax_lib.attribution.masked_input.MaskedInputExplainer` and the keyword arguments of
+            :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`; ``seed`` seeds the masks.
 
     Example:
         >>> from corrrelax_lib.models.classifier import MultiLabelClassifier
@@ -52,16 +51,8 @@ class RELAX(RoiExplainer):
 
     method = "RELAX"
 
-    def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 3000, mask_cells: int = 8,
-                 keep_prob: float = 0.5, mask_chunk: int = 16, **options: Any) -> None:
-        super().__init__(model, labels, **options)
-        if mask_chunk < 1:
-            raise ValueError(f"mask_chunk must be at least 1, got {mask_chunk}")
-        self.n_masks, self.mask_cells, self.keep_prob, self.mask_chunk = n_masks, mask_cells, keep_prob, mask_chunk
-
-    def method_parameters(self) -> dict[str, Any]:
-        """The mask set's parameters (not ``mask_chunk``, which does not change the maps)."""
-        return {"n_masks": self.n_masks, "mask_cells": self.mask_cells, "keep_prob": self.keep_prob}
+    def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 3000, **options: Any) -> None:
+        super().__init__(model, labels, n_masks=n_masks, **options)
 
     def attribute(self, x: Tensor) -> Tensor:
         """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)``: the importance ``R``, repeated for each class."""
@@ -71,16 +62,12 @@ class RELAX(RoiExplainer):
         """``(N, 3, H, W)`` images in [0, 1] → the importance ``R`` ``(N, C, H, W)`` (repeated for each class)
         and ``{"uncertainty": U}``, ``(N, H, W)``. Pixels no mask ever keeps are NaN in both."""
         n, _, height, width = x.shape
-        masks = RandomMasks(self.n_masks, max(height, width), mask_cells=self.mask_cells, keep_prob=self.keep_prob,
-                            shift=True, seed=self.seed, device=x.device)
         weight = x.new_zeros((height, width))  # Σ_i M_i, the same for every image
         importance = x.new_zeros((n, height, width))  # running weighted mean of s
         squares = x.new_zeros((n, height, width))  # running weighted sum of squared deviations
         with torch.no_grad():
             h = self.model.features_and_logits(x)[0]
-            for start in range(0, self.n_masks, self.mask_chunk):
-                chunk = masks[start:start + self.mask_chunk][:, 0, :height, :width]  # M_i: (m, H, W)
-                masked = (x[:, None] * chunk[None, :, None]).flatten(0, 1)  # I ⊙ M_i: (N·m, 3, H, W)
+            for chunk, masked in self.masked_chunks(x):  # M_i (m, H, W), I ⊙ M_i (N·m, 3, H, W)
                 h_masked = self.model.features_and_logits(masked)[0].view(n, len(chunk), -1)
                 similarity = F.cosine_similarity(h[:, None], h_masked, dim=2)  # s_i: (N, m)
                 # The chunk's own weighted mean and squared deviations.

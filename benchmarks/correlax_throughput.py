@@ -38,7 +38,7 @@ from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.masks import RandomMasks
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.models.classifier import MultiLabelClassifier
-from corrrelax_lib.training.device import autocast, resolve_device
+from corrrelax_lib.models.device import autocast, resolve_device
 from corrrelax_lib.training.run import load_run
 from corrrelax_lib.windows.grid import window_grid
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.paths import repository_root
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.pipeline.throughput import (
     estimate_full_cost,
     format_value,
@@ -40,9 +40,9 @@ def main() -> None:
     defaults = measurement_batch_sizes(args.device)
     masked_batch_size = args.masked_batch_size or defaults.get("masked_batch_size")
     training_batch_size = args.training_batch_size or defaults.get("training_batch_size")
-    parameters = load_profile(args.profile, {"device": args.device, "pretrained_weights": None}).parameters
+    config = Study.open(args.profile, {"device": args.device, "classifier.pretrained_weights": None}).config
     started = time.perf_counter()
-    estimate = estimate_full_cost(parameters, device=args.device, n_batches=args.batches, n_steps=args.steps,
+    estimate = estimate_full_cost(config, device=args.device, n_batches=args.batches, n_steps=args.steps,
                                   masked_batch_size=masked_batch_size, training_batch_size=training_batch_size)
     seconds = time.perf_counter() - started
     results = repository_root() / "benchmarks" / "results"

@@ -9,8 +9,12 @@ Three numbers from one run, and their ratios:
 
 ``end-to-end / model training`` below 1 says how much data loading costs.
 
-    python benchmarks/train_throughput.py --backbone small_cnn --crop-size 64
-    python benchmarks/train_throughput.py --backbone efficientnet_v2_s --crop-size 256 --device cuda --workers 8
+Loss, optimiser, sampler weights and augmentation are the profile's (``--profile as-run`` times the
+authors' settings); backbone, crop size and batch default to the profile's too.
+
+    python benchmarks/train_throughput.py                      # tiny: small_cnn, 64 px
+    python benchmarks/train_throughput.py --profile as-run
+    python benchmarks/train_throughput.py --profile full --device cuda --workers 8
 """
 
 from __future__ import annotations
@@ -18,46 +22,48 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
 from corrrelax_lib.data.labels import LABELS
-from corrrelax_lib.data.sources import prepare_dataset
-from corrrelax_lib.data.vindr import finding_samples, read_finding_annotations
-from corrrelax_lib.models.classifier import MultiLabelClassifier
-from corrrelax_lib.paths import repository_root
+from corrrelax_lib.models.device import autocast, resolve_device
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.training.config import TrainingConfig
-from corrrelax_lib.training.device import autocast, resolve_device
 from corrrelax_lib.training.focal_loss import focal_loss
-from corrrelax_lib.training.run import crop_datasets
+from corrrelax_lib.training.loop import batch_loss
+from corrrelax_lib.training.run import build_model, crop_datasets
 
 
 def main() -> None:
     args = _arguments()
+    study = Study.open(args.profile)
+    chosen = {"backbone": args.backbone, "crop_size": args.crop_size, "batch_size": args.batch_size}
+    config = replace(study.training_config(), **{name: value for name, value in chosen.items() if value is not None})
     device = resolve_device(args.device)
-    model = MultiLabelClassifier(args.backbone, len(LABELS)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images = torch.rand(args.batch_size, 3, args.crop_size, args.crop_size, device=device)
-    targets = (torch.rand(args.batch_size, len(LABELS), device=device) > 0.8).float()
+    model = build_model(config, pretrained=False).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    images = torch.rand(config.batch_size, 3, config.crop_size, config.crop_size, device=device)
+    targets = (torch.rand(config.batch_size, len(LABELS), device=device) > 0.8).float()
 
     def train_step(x: torch.Tensor, y: torch.Tensor) -> None:
         with autocast(device):
             logits = model(x)
-        loss = focal_loss(logits.float(), y)
+        terms = focal_loss(logits.float(), y, alpha=config.focal_alpha, gamma=config.focal_gamma,
+                           alpha_form=config.focal_alpha_form, reduction="none")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        batch_loss(terms, config.focal_reduction).backward()
         optimizer.step()
 
     model.train()
-    model_train = _crops_per_second(lambda: train_step(images, targets), args.batch_size, args.steps, device)
+    model_train = _crops_per_second(lambda: train_step(images, targets), config.batch_size, args.steps, device)
     model.eval()
     with torch.no_grad():
-        model_eval = _crops_per_second(lambda: model(images), args.batch_size, args.steps, device)
+        model_eval = _crops_per_second(lambda: model(images), config.batch_size, args.steps, device)
 
-    loader = _training_loader(args)
+    loader = _training_loader(study, config, args.steps, args.workers)
     batches = iter(loader)
     model.train()
 
@@ -65,10 +71,14 @@ def main() -> None:
         x, y = next(batches)
         train_step(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
 
-    end_to_end = _crops_per_second(loaded_step, args.batch_size, args.steps, device)
+    end_to_end = _crops_per_second(loaded_step, config.batch_size, args.steps, device)
     print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
           f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    print(f"backbone {args.backbone}, crops {args.crop_size} px, batch {args.batch_size}, workers {args.workers}")
+    print(f"profile {args.profile}: backbone {config.backbone}, crops {config.crop_size} px, "
+          f"batch {config.batch_size}, "
+          f"focal loss {config.focal_alpha_form} alpha {config.focal_alpha} gamma {config.focal_gamma} "
+          f"{config.focal_reduction}, {config.sample_weight} sample weights, {config.augmentation} augmentation, "
+          f"workers {args.workers}")
     print(f"model training:      {model_train:9.1f} crops/s")
     print(f"model evaluation:    {model_eval:9.1f} crops/s   (evaluation / training = {model_eval / model_train:.2f})")
     print(f"end-to-end training: {end_to_end:9.1f} crops/s   (end-to-end / model training = "
@@ -92,29 +102,28 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _training_loader(args: argparse.Namespace) -> DataLoader:
-    """Weighted, augmented training crops of the profile's data: ``steps + 2`` batches."""
-    profile = load_profile(args.profile)
-    data_root = prepare_dataset(profile.dataset, profile.data_root, repository_root(), workers=2)
-    samples = finding_samples(read_finding_annotations(data_root / "finding_annotations.csv"))
-    config = TrainingConfig(backbone=args.backbone, labels=LABELS, dataset=profile.dataset, crop_size=args.crop_size)
-    train_set, _ = crop_datasets(samples, data_root, profile.artifacts_dir, config)
+def _training_loader(study: Study, config: TrainingConfig, steps: int, workers: int) -> DataLoader:
+    """Weighted, augmented training crops of the study's data as ``config`` makes them: ``steps + 2`` batches."""
+    data_root = study.prepare_data()
+    samples = study.samples
+    train_set, _ = crop_datasets(samples, data_root, study.artifacts_dir, config)
     train_set.store.warm(samples, workers=2)
-    weights = inverse_frequency_weights(train_set.samples["labels"], LABELS)
-    sampler = WeightedRandomSampler(weights, num_samples=(args.steps + 2) * args.batch_size,
+    weights = inverse_frequency_weights(train_set.samples["labels"], LABELS, rule=config.sample_weight)
+    sampler = WeightedRandomSampler(weights, num_samples=(steps + 2) * config.batch_size,
                                     generator=torch.Generator().manual_seed(0))
-    return DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, num_workers=args.workers)
+    return DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, num_workers=workers)
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backbone", default="small_cnn")
-    parser.add_argument("--crop-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=48)
+    parser.add_argument("--backbone", help="default: the profile's")
+    parser.add_argument("--crop-size", type=int, help="default: the profile's")
+    parser.add_argument("--batch-size", type=int, help="default: the profile's")
     parser.add_argument("--steps", type=int, default=20, help="timed batches per measurement")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the end-to-end number")
-    parser.add_argument("--profile", default="tiny", help="whose data the end-to-end number reads")
+    parser.add_argument("--profile", default="tiny",
+                        help="whose training settings (loss, optimiser, sampler, augmentation) and data are timed")
     return parser.parse_args()
 
 

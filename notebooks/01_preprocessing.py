@@ -26,27 +26,7 @@
 
 # %% tags=["parameters", "hide-cell"]
 profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "mobilenet_v3_small"
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 8
-batch_size = 48
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-pointing_tolerance = 16
+overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,19 +34,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_roi_size
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_credit, cbis_ddsm_files
+from corrrelax_lib.data.roi_statistics import roi_size_table, size_summary
 from corrrelax_lib.data.vindr import image_path, read_breast_annotations, read_finding_annotations
+from corrrelax_lib.metrics.paper import paper_roi_size
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.preprocess import breast_mask
 from corrrelax_lib.preprocess.clahe import clahe_effect, distinct_levels
 from corrrelax_lib.preprocess.pipeline import preprocessing_steps
-from corrrelax_lib.preprocess.roi_statistics import roi_size_table, size_summary
 from corrrelax_lib.viz.pipeline_schema import draw_pipeline_schema
 from corrrelax_lib.viz.preprocessing import plot_preprocessing_steps
 
-results = ResultLog(results_dir, "01_preprocessing")
-display(Markdown(dataset_banner(dataset)))
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "01_preprocessing")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %% [markdown]
 # ## The pipeline (Figure 1)
@@ -76,14 +59,7 @@ display(Markdown(dataset_banner(dataset)))
 # 48-pixel stride and 2560 masks, as in the paper.
 
 # %% mystnb={"figure": {"caption": "Figure 1 | The CorRELAX pipeline, labelled with the parameters of this build: preprocessing, multi-scale crop sampling, classifier training, sliding-window inspection, CorRELAX correlations and the resulting maps.", "name": "fig-pipeline"}}
-pipeline_parameters = dict(
-    clahe_clip_limits=clahe_clip_limits, clahe_tile_grid=clahe_tile_grid, crop_size=crop_size,
-    crop_scale=crop_scale, crop_aspect=crop_aspect, backbone=backbone, focal_alpha=focal_alpha,
-    focal_gamma=focal_gamma, epochs=epochs, batch_size=batch_size, window_size=window_size,
-    stride=stride, n_masks=n_masks, mask_cells=mask_cells, keep_prob=keep_prob,
-    pointing_tolerance=pointing_tolerance,
-)
-draw_pipeline_schema(pipeline_parameters, title=f"profile: {profile}")
+draw_pipeline_schema(config, title=f"profile: {profile}")
 plt.show()
 
 # %% [markdown]
@@ -98,21 +74,22 @@ plt.show()
 
 # %%
 real_scan = cbis_ddsm_files().iloc[0]
-real = preprocessing_steps(real_scan["file"], clip_limits=clahe_clip_limits, tile_grid=clahe_tile_grid)
-findings = read_finding_annotations(f"{data_root}/finding_annotations.csv")
+preprocessing = config.preprocessing
+real = preprocessing_steps(real_scan["file"], preprocessing)
+findings = read_finding_annotations(study.data_root / "finding_annotations.csv")
 example = findings[(findings["split"] == "training") & findings["xmin"].notna()].iloc[0]
-example_file = image_path(data_root, example["study_id"], example["image_id"])
-ours = preprocessing_steps(example_file, clip_limits=clahe_clip_limits, tile_grid=clahe_tile_grid)
+example_file = image_path(study.data_root, example["study_id"], example["image_id"])
+ours = preprocessing_steps(example_file, preprocessing)
 real_label = (f"REAL CBIS-DDSM scan {real_scan['path']}\n({real_scan['patient']} "
               f"{real_scan['laterality']}-{real_scan['view']}, {real_scan['finding']})")
-our_label = f"{dataset_label(dataset)}\n({example['laterality']}-{example['view_position']})"
+our_label = f"{dataset_label(config.data.dataset)}\n({example['laterality']}-{example['view_position']})"
 for label, steps in ((real_label, real), (our_label, ours)):
     print(label.replace("\n", " "), f"| ROI {steps.roi} | {steps.intensity.photometric}, "
           f"{steps.intensity.bits_stored} bits stored, inverted: {steps.intensity.inverted} | "
           f"CLAHE histogram: {steps.clahe_bits} bits")
 
 # %% mystnb={"figure": {"caption": "Figure 2 | Preprocessing of a real CBIS-DDSM scan at full resolution (top; source and licence under the figure) and of an image of this build's dataset (bottom, labelled SYNTHETIC when it is a phantom): normalised image with the Otsu breast ROI, then the ROI normalised, CLAHE at clip limits 1.0 and 2.0, and the three channels fused as RGB.", "name": "fig-preprocessing"}}
-plot_preprocessing_steps({real_label: real, our_label: ours}, clahe_clip_limits,
+plot_preprocessing_steps({real_label: real, our_label: ours}, preprocessing.clahe_clip_limits,
                          credit=f"Real scan: {cbis_ddsm_credit()}")
 plt.show()
 
@@ -129,15 +106,18 @@ plt.show()
 # OpenCV's 8-bit CLAHE of the same image.
 
 # %%
-real_effect = clahe_effect(real.normalised, real.fused, breast_mask(real.normalised), clahe_clip_limits,
-                           clahe_tile_grid)
+real_effect = clahe_effect(real.normalised, real.fused, breast_mask(real.normalised), preprocessing.clahe_clip_limits,
+                           preprocessing.clahe_tile_grid)
 display(real_effect.style.format({"clip_limit": "{:g}", "ours": "{:.4f}", "opencv_8bit": "{:.4f}", "ratio": "{:.3f}"})
         .hide(axis="index").set_caption(
     f"Mean |CLAHE − original| over the breast of the real scan {real_scan['path']}, intensity units of [0, 1]"))
 levels = distinct_levels(real.normalised)
+histogram_depth = (f"so its histogram gets {real.clahe_bits} bits ({2**real.clahe_bits:,} bins, none systematically empty)"
+                   if preprocessing.clahe_histogram == "data" else
+                   f"but this profile sets `clahe_histogram: {preprocessing.clahe_histogram}` (the authors' code), so "
+                   f"its histogram has {real.clahe_bits} bits")
 display(Markdown(
-    f"The real scan has {levels:,} distinct grey levels, so its histogram gets {real.clahe_bits} bits "
-    f"({2**real.clahe_bits:,} bins, none systematically empty). Its CLAHE channels change the breast by "
+    f"The real scan has {levels:,} distinct grey levels, {histogram_depth}. Its CLAHE channels change the breast by "
     + " and ".join(f"{row.ours:.3f} at clip {row.clip_limit:g}" for row in real_effect.itertuples())
     + ", OpenCV's 8-bit CLAHE by "
     + " and ".join(f"{row.opencv_8bit:.3f}" for row in real_effect.itertuples())
@@ -152,10 +132,11 @@ display(Markdown(
 # build's dataset; the paper's values are read from `data_manifests/vindr-mammo.yml`.
 
 # %%
-images = read_breast_annotations(f"{data_root}/breast-level_annotations.csv")
-sizes = roi_size_table(data_root, images)
+images = read_breast_annotations(study.data_root / "breast-level_annotations.csv")
+sizes = roi_size_table(study.data_root, images, apply_voi_lut=preprocessing.apply_voi_lut)
 ours = size_summary(sizes)
-comparison = pd.concat({f"ours ({dataset_label(dataset)})": ours, "paper (VinDr-Mammo)": paper_roi_size()}, axis=0)
+comparison = pd.concat({f"ours ({dataset_label(config.data.dataset)})": ours, "paper (VinDr-Mammo)": paper_roi_size()},
+                       axis=0)
 display(comparison.style.format(precision=1, na_rep="—").set_caption(
     "ROI and image sizes in pixels, ours beside the paper's (§3.1)"))
 
@@ -185,7 +166,7 @@ ax.scatter([paper_width_ratio], [paper_height_ratio], marker="*", s=160, color="
 ax.set_xlabel("ROI width / image width")
 ax.set_ylabel("ROI height / image height")
 ax.legend(title="view")
-ax.set_title(f"Fraction of each image kept by the ROI ({dataset_label(dataset)})")
+ax.set_title(f"Fraction of each image kept by the ROI ({dataset_label(config.data.dataset)})")
 plt.show()
 
 # %% [markdown]
@@ -193,16 +174,17 @@ plt.show()
 
 # %%
 display(Markdown(
-    f"Over the {len(sizes)} images of `{dataset}`, the ROI keeps on average "
+    f"Over the {len(sizes)} images of `{config.data.dataset}`, the ROI keeps on average "
     f"{roi_width_ratio:.0%} of the image width and {roi_height_ratio:.0%} of its height; "
     f"on VinDr-Mammo the paper's means give {paper_width_ratio:.0%} and {paper_height_ratio:.0%}. "
     "Film labels and markers outside the breast are left out by the morphological opening, "
     "and the faint periphery is kept by growing the Otsu region into a band around it, so "
     "the skin line (where skin thickening and retractions are annotated) stays inside the crop. "
-    f"On the real CBIS-DDSM scan of Figure 2, with a histogram of {real.clahe_bits} bits chosen from its "
-    f"{levels:,} grey levels, our CLAHE changes the breast "
+    f"On the real CBIS-DDSM scan of Figure 2 ({levels:,} grey levels), with a histogram of {real.clahe_bits} bits "
+    f"(`clahe_histogram: {preprocessing.clahe_histogram}`), this build's CLAHE changes the breast "
     + " and ".join(f"{row.ratio:.2f}" for row in real_effect.itertuples())
     + " times as much as OpenCV's 8-bit CLAHE (clip limits "
     + " and ".join(f"{row.clip_limit:g}" for row in real_effect.itertuples()) + "), "
-    "so both CLAHE channels are real contrast enhancements at full resolution, not copies of the original."
+    + ("so both CLAHE channels are real contrast enhancements at full resolution, not copies of the original."
+       if preprocessing.clahe_histogram == "data" else "as it must: both are 8-bit CLAHE.")
 ))

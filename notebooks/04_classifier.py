@@ -21,29 +21,8 @@
 # chapter explains; it is an artifact keyed by its configuration, trained once per profile.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "mobilenet_v3_small"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 8
-batch_size = 48
-num_workers = 0
-progress = False
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import matplotlib.pyplot as plt
@@ -51,27 +30,27 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_table3
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.crop_dataset import inverse_frequency_weights
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
-from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
 from corrrelax_lib.metrics.classification import macro_auc_permutation_test, weighted_f1
+from corrrelax_lib.metrics.paper import paper_table3
 from corrrelax_lib.models.architecture import architecture_table
 from corrrelax_lib.models.backbones import DISPLAY_NAMES
-from corrrelax_lib.pipeline.profile_inputs import profile_classifier
-from corrrelax_lib.training.config import profile_training_config
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.training.focal_alpha import focal_alpha_effect
 from corrrelax_lib.training.run import build_model, evaluate_classifier
 from corrrelax_lib.viz.architecture import plot_architecture
 from corrrelax_lib.viz.classifier import plot_roc_curves, plot_training_curves
 
-results = ResultLog(results_dir, "04_classifier")
-display(Markdown(dataset_banner(dataset)))
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "04_classifier")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %%
-config = profile_training_config(dict(globals()), findings_sha256(data_root))
-samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
+training_config = study.training_config()
+samples = study.samples
 
 # %% [markdown]
 # ## The architecture (Figure 3)
@@ -81,8 +60,10 @@ samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotat
 # the code. The feature vector **h** that CorRELAX correlates (§3.4) is the input of the head.
 
 # %% mystnb={"figure": {"caption": "Figure 3 | The classifier's backbone with the paper's modified head, drawn from the model object at this profile's crop size.", "name": "fig-architecture"}}
-architecture = architecture_table(build_model(config), crop_size)
-plot_architecture(architecture, f"{DISPLAY_NAMES[backbone]} at {crop_size}×{crop_size} px, {len(LABELS)} labels")
+classifier = config.classifier
+architecture = architecture_table(build_model(training_config), classifier.crop_size)
+plot_architecture(architecture, f"{DISPLAY_NAMES[classifier.backbone]} at {classifier.crop_size}×{classifier.crop_size} px, "
+                                f"{len(LABELS)} labels")
 plt.show()
 
 # %% [markdown]
@@ -108,8 +89,8 @@ moved = alpha_effect.groupby("alpha_form")["max |Δ weight|"].max()
 display(Markdown(
     f"As printed, moving α from 0.95 to 0.25 changes no weight by more than {moved['printed']:.1e} "
     f"(float32 rounding); in the α_t form weights move by up to {moved['alpha_t']:.2f} and the mean "
-    f"prediction follows α. This build trains with `focal_alpha_form = \"{focal_alpha_form}\"`, "
-    f"α = {focal_alpha}, γ = {focal_gamma}."))
+    f"prediction follows α. This build trains with `focal_alpha_form = \"{config.classifier.focal_alpha_form}\"`, "
+    f"α = {config.classifier.focal_alpha}, γ = {config.classifier.focal_gamma}."))
 
 # %% [markdown]
 # ## Training
@@ -119,33 +100,33 @@ display(Markdown(
 # several GPUs under `torchrun`; see *Running the full reproduction*).
 
 # %%
-run = profile_classifier(dict(globals()))
+run = study.classifier()
 display(Markdown(f"Run `{run.directory.name}`: {len(run.history)} epochs, "
-                 f"{run.history['seconds'].sum():.0f} s of training on `{device}`."))
+                 f"{run.history['seconds'].sum():.0f} s of training on `{config.device}`."))
 
 # %% mystnb={"figure": {"caption": "Training curves: mean focal loss per epoch on the training crops and on the test crops (monitoring only, no model is selected on them), test-set support-weighted F1, and the cosine-annealed learning rate.", "name": "fig-training-curves"}}
-plot_training_curves(run.history, title=f"{DISPLAY_NAMES[backbone]} on {dataset_label(dataset)}")
+plot_training_curves(run.history, title=f"{DISPLAY_NAMES[config.classifier.backbone]} on {dataset_label(config.data.dataset)}")
 plt.show()
 
 # %% [markdown]
 # ## Table 3: per-label metrics on the test crops, ours beside the paper's
 
 # %%
-evaluation = evaluate_classifier(run, samples, data_root, artifacts_dir)
+evaluation = evaluate_classifier(run, samples, study.data_root, study.artifacts_dir)
 paper = paper_table3()
 metrics = ["accuracy", "precision", "recall", "f1", "support"]
-table3 = pd.concat({f"ours ({dataset_label(dataset)})": evaluation.table[[*metrics, "roc_auc"]],
+table3 = pd.concat({f"ours ({dataset_label(config.data.dataset)})": evaluation.table[[*metrics, "roc_auc"]],
                     "paper (VinDr-Mammo)": paper[metrics]}, axis=1)
 display(table3.style.format("{:.4f}", na_rep="–").format("{:d}", subset=[c for c in table3.columns if c[1] == "support"])
-        .set_caption(f"Table 3 | Per-label metrics at threshold 0.5 on the test crops: ours ({dataset_label(dataset)}, "
-                     f"{DISPLAY_NAMES[backbone]}, {epochs} epochs) beside the paper's (VinDr-Mammo, EfficientNetV2)"))
+        .set_caption(f"Table 3 | Per-label metrics at threshold 0.5 on the test crops: ours ({dataset_label(config.data.dataset)}, "
+                     f"{DISPLAY_NAMES[config.classifier.backbone]}, {config.classifier.epochs} epochs) beside the paper's (VinDr-Mammo, EfficientNetV2)"))
 
 # %%
 for label in LABELS:
     for metric in metrics:
         results.record("Table 3", f"{label}: {metric}", round(float(evaluation.table.loc[label, metric]), 4),
                        paper.loc[label, metric])
-macro_auc, p_value = macro_auc_permutation_test(evaluation.targets, evaluation.probabilities, seed=seed)
+macro_auc, p_value = macro_auc_permutation_test(evaluation.targets, evaluation.probabilities, seed=config.seed)
 results.record("§4.1", "mean ROC AUC over labels (chance 0.5)", round(macro_auc, 4), None,
                f"permutation p = {p_value:.4f}")
 results.record("§4.1", "support-weighted F1", round(weighted_f1(evaluation.table), 4), None)
@@ -158,7 +139,7 @@ results.record("§4.1", "support-weighted F1", round(weighted_f1(evaluation.tabl
 
 # %% mystnb={"figure": {"caption": "ROC curve of every label on the test crops, with its AUC; labels without positive test samples are left out.", "name": "fig-roc"}}
 plot_roc_curves(evaluation.targets, evaluation.probabilities, LABELS,
-                title=f"{DISPLAY_NAMES[backbone]} on {dataset_label(dataset)}: test crops")
+                title=f"{DISPLAY_NAMES[config.classifier.backbone]} on {dataset_label(config.data.dataset)}: test crops")
 plt.show()
 
 # %% [markdown]
@@ -167,10 +148,10 @@ plt.show()
 # %%
 f1 = evaluation.table["f1"]
 training_labels = samples.loc[samples["split"] == "training", "labels"].tolist()
-normal_draw_share = inverse_frequency_weights(training_labels, LABELS)[[NO_FINDING in ls for ls in training_labels]].sum()
+normal_draw_share = inverse_frequency_weights(training_labels, LABELS, rule=config.classifier.sample_weight)[[NO_FINDING in ls for ls in training_labels]].sum()
 normal_test_share = evaluation.targets[:, LABELS.index(NO_FINDING)].mean()
 display(Markdown(
-    f"On `{dataset}` the {DISPLAY_NAMES[backbone]} classifier reaches a mean ROC AUC of {macro_auc:.3f} over the "
+    f"On `{config.data.dataset}` the {DISPLAY_NAMES[config.classifier.backbone]} classifier reaches a mean ROC AUC of {macro_auc:.3f} over the "
     f"labels with test positives (chance: 0.5; a permutation test on shuffled labels gives p = {p_value:.4f}) and "
     f"a support-weighted F1 of {weighted_f1(evaluation.table):.3f}. Per-label F1 ranges from {f1.min():.3f} "
     f"({f1.idxmin()}) to {f1.max():.3f} ({f1.idxmax()}); the paper's EfficientNetV2 on VinDr-Mammo ranges from "

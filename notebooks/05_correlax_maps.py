@@ -21,38 +21,8 @@
 # and cached; the pointing-game chapter scores the same maps.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import matplotlib.pyplot as plt
@@ -63,15 +33,16 @@ from IPython.display import Markdown, display
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
-from corrrelax_lib.pipeline.profile_inputs import profile_inputs, profile_maps
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.viz.correlax_maps import plot_correlax_panel, plot_label_maps
 from corrrelax_lib.viz.correlax_schema import draw_correlax_schema
 from corrrelax_lib.widgets.correlax_panel import CorrelaxPanel
 from corrrelax_lib.windows.kernel import iou_kernel
 
-results = ResultLog(results_dir, "05_correlax_maps")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "05_correlax_maps")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %% [markdown]
 # ## The method (Figure 4)
@@ -86,7 +57,7 @@ parameters = dict(globals())
 # drawn from this profile's parameters.
 
 # %% mystnb={"figure": {"caption": "Figure 4 | The CorRELAX workflow for one window, drawn from this profile's parameters (window size, mask count and grid, keep probability).", "name": "fig-correlax-workflow"}}
-draw_correlax_schema(parameters, title=f"CorRELAX with the `{profile}` profile")
+draw_correlax_schema(config.correlax, title=f"CorRELAX with the `{profile}` profile")
 plt.show()
 
 # %% [markdown]
@@ -97,11 +68,11 @@ plt.show()
 # (normalised convolution) instead of counting as zeros.
 
 # %%
-kernel = iou_kernel(window_size, stride)
-display(pd.DataFrame(kernel, index=(np.arange(len(kernel)) - len(kernel) // 2) * stride,
-                     columns=(np.arange(len(kernel)) - len(kernel) // 2) * stride)
+kernel = iou_kernel(config.correlax.window_size, config.correlax.stride)
+display(pd.DataFrame(kernel, index=(np.arange(len(kernel)) - len(kernel) // 2) * config.correlax.stride,
+                     columns=(np.arange(len(kernel)) - len(kernel) // 2) * config.correlax.stride)
         .style.format("{:.4f}").background_gradient(cmap="Greys", axis=None)
-        .set_caption(f"IoU kernel for {window_size}-px windows at stride {stride} px (rows, columns: neighbour "
+        .set_caption(f"IoU kernel for {config.correlax.window_size}-px windows at stride {config.correlax.stride} px (rows, columns: neighbour "
                      "offset in px; weights sum to 1)"))
 
 # %% [markdown]
@@ -111,9 +82,8 @@ display(pd.DataFrame(kernel, index=(np.arange(len(kernel)) - len(kernel) // 2) *
 # images out over the processes of a `torchrun` job; whichever runs first, the other reads them.
 
 # %%
-inputs = profile_inputs(parameters)
-images = inputs.images
-explainer, maps = profile_maps(parameters, inputs)
+images = study.test_images()
+maps = study.correlax_maps()
 
 cost = pd.DataFrame([{"image": image.image_id[:8], "ROI (h × w)": f"{image.image.shape[0]} × {image.image.shape[1]}",
                       "windows": maps[image.image_id].metadata["windows"],
@@ -121,7 +91,7 @@ cost = pd.DataFrame([{"image": image.image_id[:8], "ROI (h × w)": f"{image.imag
                       "seconds": maps[image.image_id].metadata["seconds"]["explain"],
                       "masked passes / s": maps[image.image_id].metadata["masks_per_second"]} for image in images])
 display(cost.style.format({"seconds": "{:.1f}", "masked passes / s": "{:.0f}"}).hide(axis="index")
-        .set_caption(f"Cost per image on `{device}` ({n_masks} masks per window; computed once, then read from "
+        .set_caption(f"Cost per image on `{config.device}` ({config.correlax.n_masks} masks per window; computed once, then read from "
                      "the cache)"))
 
 # %% [markdown]
@@ -150,14 +120,14 @@ with_calcifications = max(
 for image in [with_masses]:
     plot_correlax_panel(image.image, image.boxes_by_label, maps[image.image_id].pixel_map("distance"),
                         maps[image.image_id].pixel_maps(shown_labels(image), ("prediction", "correlation", "product")),
-                        title=f"{image.image_id[:8]} ({dataset_label(dataset)})")
+                        title=f"{image.image_id[:8]} ({dataset_label(config.data.dataset)})")
     plt.show()
 
 # %% mystnb={"figure": {"caption": "Figure 5 (lower panel) | The test image with the largest calcification box, in the same layout.", "name": "fig-correlax-calcifications"}}
 for image in [with_calcifications]:
     plot_correlax_panel(image.image, image.boxes_by_label, maps[image.image_id].pixel_map("distance"),
                         maps[image.image_id].pixel_maps(shown_labels(image), ("prediction", "correlation", "product")),
-                        title=f"{image.image_id[:8]} ({dataset_label(dataset)})")
+                        title=f"{image.image_id[:8]} ({dataset_label(config.data.dataset)})")
     plt.show()
 
 # %% [markdown]
@@ -170,7 +140,7 @@ for image in [with_calcifications]:
 most_labels = max(images, key=lambda image: len(image.boxes_by_label))
 plot_label_maps(most_labels.image, most_labels.boxes_by_label,
                 maps[most_labels.image_id].pixel_maps(list(most_labels.boxes_by_label), ("prediction", "correlation")),
-                title=f"{most_labels.image_id[:8]} ({dataset_label(dataset)})")
+                title=f"{most_labels.image_id[:8]} ({dataset_label(config.data.dataset)})")
 plt.show()
 
 # %% [markdown]
@@ -207,12 +177,12 @@ passes_per_second = cost["masked passes"].sum() / cost["seconds"].sum()
 for kind, (inside, outside) in contrast.items():
     results.record("Figure 5", f"{kind} map of a present label: mean inside / outside its boxes",
                    f"{inside:.3f} / {outside:.3f}", None)
-results.record("§3.5", f"masked passes per second on {device}", round(passes_per_second), None)
+results.record("§3.5", f"masked passes per second on {config.device}", round(passes_per_second), None)
 results.record("Figure 5, 8", "figures drawn from computed maps", "yes", "yes")
 display(Markdown(
-    f"On {len(images)} test images of `{dataset}` with at least one finding, CorRELAX ran "
-    f"{cost['windows'].sum():,} windows × {n_masks} masks = {cost['masked passes'].sum():,} masked passes at "
-    f"{passes_per_second:,.0f} per second on `{device}`. Averaged over the {sum(len(i.boxes_by_label) for i in images)} "
+    f"On {len(images)} test images of `{config.data.dataset}` with at least one finding, CorRELAX ran "
+    f"{cost['windows'].sum():,} windows × {config.correlax.n_masks} masks = {cost['masked passes'].sum():,} masked passes at "
+    f"{passes_per_second:,.0f} per second on `{config.device}`. Averaged over the {sum(len(i.boxes_by_label) for i in images)} "
     "image-label pairs, the maps of the label that is present are, inside its boxes versus elsewhere in the "
     "breast: " + "; ".join(f"{kind} {inside:.3f} vs {outside:.3f}" for kind, (inside, outside) in contrast.items())
     + ". The pointing-game chapter turns this into Table 4. These are synthetic phantoms and a small "

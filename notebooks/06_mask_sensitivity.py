@@ -21,45 +21,8 @@
 # with high probability, so strong, settled windows cost less.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
-sensitivity_mask_counts = [32, 64, 128, 256, 512]
-sensitivity_reference_masks = 640
-sensitivity_images = 2
-sensitivity_windows = 96
-adaptive_tolerance = 0.025
-adaptive_z = 3.0
-adaptive_min_masks = 64
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import matplotlib.pyplot as plt
@@ -69,20 +32,19 @@ from IPython.display import Markdown, display
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.data.labels import LABELS
-from corrrelax_lib.pipeline.correlax_images import maps_directory, profile_explainer
 from corrrelax_lib.pipeline.mask_sensitivity import (
     adaptive_errors,
     explain_window_samples,
     prefix_errors,
     sample_windows,
 )
-from corrrelax_lib.pipeline.profile_inputs import profile_inputs
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.viz.correlax_maps import plot_mask_sensitivity, plot_masks_used
 
-results = ResultLog(results_dir, "06_mask_sensitivity")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "06_mask_sensitivity")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %% [markdown]
 # ## The windows
@@ -92,32 +54,31 @@ parameters = dict(globals())
 # read from the same run, so each *n* is a prefix of the reference set, as in the paper.
 
 # %%
-inputs = profile_inputs(parameters)
-run, images = inputs.run, inputs.images[:sensitivity_images]
-reference_explainer = profile_explainer(run.model, parameters, LABELS, n_masks=sensitivity_reference_masks,
-                                        checkpoints=sensitivity_mask_counts, progress=progress)
-adaptive = AdaptiveMasks(tolerance=adaptive_tolerance, z=adaptive_z, min_masks=adaptive_min_masks)
-adaptive_explainer = profile_explainer(run.model, parameters, LABELS, n_masks=sensitivity_reference_masks,
-                                       adaptive=adaptive, progress=progress)
-per_image = sensitivity_windows // len(images)
-selections = {image.image_id: sample_windows(image.image, reference_explainer, per_image, seed) for image in images}
-
+sensitivity = config.mask_sensitivity
+images = study.test_images()[:sensitivity.images]
+reference_explainer = study.explainer(n_masks=sensitivity.reference_masks, checkpoints=sensitivity.mask_counts)
+adaptive = AdaptiveMasks(tolerance=sensitivity.adaptive_tolerance, z=sensitivity.adaptive_z,
+                         min_masks=sensitivity.adaptive_min_masks)
+adaptive_explainer = study.explainer(n_masks=sensitivity.reference_masks, checkpoints=(), adaptive=adaptive)
+per_image = sensitivity.windows // len(images)
+selections = {image.image_id: sample_windows(image.image, reference_explainer, per_image, config.seed)
+              for image in images}
 
 reference, adaptive_maps = (
     explain_window_samples(explainer, images, selections,
-                           maps_directory(artifacts_dir, run.directory.name, explainer) / f"sample-{per_image}-{seed}")
+                           study.maps_directory(explainer) / f"sample-{per_image}-{config.seed}")
     for explainer in (reference_explainer, adaptive_explainer))
-errors = pd.concat([prefix_errors(reference[image.image_id], sensitivity_mask_counts).assign(image=image.image_id)
+errors = pd.concat([prefix_errors(reference[image.image_id], sensitivity.mask_counts).assign(image=image.image_id)
                     for image in images], ignore_index=True)
-display(Markdown(f"{errors['window'].nunique() if len(images) == 1 else len(errors) // len(sensitivity_mask_counts)} "
-                 f"windows from {len(images)} images, {sensitivity_reference_masks} masks each."))
+display(Markdown(f"{errors['window'].nunique() if len(images) == 1 else len(errors) // len(sensitivity.mask_counts)} "
+                 f"windows from {len(images)} images, {sensitivity.reference_masks} masks each."))
 
 # %% [markdown]
 # ## Figure 7
 
 # %% mystnb={"figure": {"caption": "Figure 7 | Absolute difference between a window's distance correlation after the first n masks and after all reference masks, per window, on a log scale; dashed lines at 0.025 and 0.05.", "name": "fig-mask-sensitivity"}}
-plot_mask_sensitivity(errors, reference_masks=sensitivity_reference_masks,
-                      title=f"{dataset_label(dataset)}: distance correlation vs {sensitivity_reference_masks} masks")
+plot_mask_sensitivity(errors, reference_masks=sensitivity.reference_masks,
+                      title=f"{dataset_label(config.data.dataset)}: distance correlation vs {sensitivity.reference_masks} masks")
 plt.show()
 
 # %%
@@ -125,11 +86,11 @@ summary = errors.groupby("n_masks")["abs_error"].agg(
     mean="mean", median="median", p95=lambda e: e.quantile(0.95), max="max",
     within_0025=lambda e: (e <= 0.025).mean())
 display(summary.style.format("{:.4f}").format("{:.0%}", subset=["within_0025"])
-        .set_caption(f"|ρ_n − ρ_{sensitivity_reference_masks}| of the distance correlation per mask count n "
+        .set_caption(f"|ρ_n − ρ_{sensitivity.reference_masks}| of the distance correlation per mask count n "
                      "(within_0025: share of windows within ±0.025)"))
 for n, row in summary.iterrows():
-    paper_claim = "mean < 0.025 for n ≥ 256" if n >= 256 * sensitivity_reference_masks / 2560 else None
-    results.record("Figure 7", f"mean |ρ_n − ρ_ref|, n = {n} of {sensitivity_reference_masks}",
+    paper_claim = "mean < 0.025 for n ≥ 256" if n >= 256 * sensitivity.reference_masks / 2560 else None
+    results.record("Figure 7", f"mean |ρ_n − ρ_ref|, n = {n} of {sensitivity.reference_masks}",
                    round(float(row["mean"]), 4), paper_claim)
 
 # %% [markdown]
@@ -143,16 +104,16 @@ for n, row in summary.iterrows():
 # %%
 adaptive_table = pd.concat([adaptive_errors(adaptive_maps[image.image_id], reference[image.image_id])
                             for image in images], ignore_index=True)
-mask_fraction = adaptive_table["masks_used"].mean() / sensitivity_reference_masks
-plot_masks_used(adaptive_table["masks_used"].to_numpy(), n_max=sensitivity_reference_masks,
-                title=f"Adaptive masks per window (tolerance {adaptive_tolerance}, z = {adaptive_z})")
+mask_fraction = adaptive_table["masks_used"].mean() / sensitivity.reference_masks
+plot_masks_used(adaptive_table["masks_used"].to_numpy(), n_max=sensitivity.reference_masks,
+                title=f"Adaptive masks per window (tolerance {sensitivity.adaptive_tolerance}, z = {sensitivity.adaptive_z})")
 plt.show()
 comparison = pd.concat([errors[["n_masks", "abs_error"]].assign(method="fixed n"),
-                        adaptive_table.assign(n_masks=sensitivity_reference_masks, method="adaptive")
+                        adaptive_table.assign(n_masks=sensitivity.reference_masks, method="adaptive")
                         [["n_masks", "abs_error", "method"]]], ignore_index=True)
 
 # %% mystnb={"figure": {"caption": "Adaptive masks against the reference: the adaptive run's distance-correlation errors (placed at the reference count, since windows use up to that many masks) beside the fixed counts of Figure 7.", "name": "fig-adaptive-errors"}}
-plot_mask_sensitivity(comparison, reference_masks=sensitivity_reference_masks,
+plot_mask_sensitivity(comparison, reference_masks=sensitivity.reference_masks,
                       title="Fixed mask counts and adaptive masks")
 plt.show()
 
@@ -162,7 +123,7 @@ adaptive_summary = pd.Series({
     "fraction of the reference count": mask_fraction,
     "max |error|, distance correlation": adaptive_table["abs_error"].max(),
     "max |error|, any correlation": adaptive_table["max_abs_error"].max(),
-    "windows within tolerance (any correlation)": (adaptive_table["max_abs_error"] <= adaptive_tolerance).mean(),
+    "windows within tolerance (any correlation)": (adaptive_table["max_abs_error"] <= sensitivity.adaptive_tolerance).mean(),
 })
 display(adaptive_summary.to_frame("adaptive").style.format("{:.4f}")
         .set_caption("Adaptive masks on the sampled windows"))
@@ -175,12 +136,12 @@ for item, value in adaptive_summary.items():
 # %%
 settled = summary.index[summary["mean"] <= 0.025]
 display(Markdown(
-    f"On {len(adaptive_table)} windows of `{dataset}`, the mean distance-correlation error against "
-    f"{sensitivity_reference_masks} masks falls from {summary['mean'].iloc[0]:.4f} at {summary.index[0]} masks to "
+    f"On {len(adaptive_table)} windows of `{config.data.dataset}`, the mean distance-correlation error against "
+    f"{sensitivity.reference_masks} masks falls from {summary['mean'].iloc[0]:.4f} at {summary.index[0]} masks to "
     f"{summary['mean'].iloc[-1]:.4f} at {summary.index[-1]}; it is below 0.025 from "
     + (f"{settled.min()} masks on" if len(settled) else "none of the counts tried")
     + f" (the paper: from 256 of 2560 masks on VinDr-Mammo). Adaptive masks used {mask_fraction:.0%} of the "
     f"reference count on average, with a largest distance-correlation error of "
-    f"{adaptive_table['abs_error'].max():.4f} and {(adaptive_table['max_abs_error'] <= adaptive_tolerance).mean():.0%} "
-    f"of the windows within ±{adaptive_tolerance} on every correlation."
+    f"{adaptive_table['abs_error'].max():.4f} and {(adaptive_table['max_abs_error'] <= sensitivity.adaptive_tolerance).mean():.0%} "
+    f"of the windows within ±{sensitivity.adaptive_tolerance} on every correlation."
 ))

@@ -23,47 +23,8 @@
 # window grid with the same IoU-kernel reconstruction.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
-pointing_tolerance = 16
-baseline_modes = ["whole", "windows"]
-baseline_methods_whole = ["Grad-CAM", "Grad-CAM++", "Eigen-CAM", "Gradient saliency", "RISE", "RELAX"]
-baseline_methods_windows = ["Grad-CAM"]
-baseline_image_size = 192
-baseline_batch_size = 64
-baseline_mask_chunk = 16
-baseline_masks_whole = 128
-baseline_masks_windows = 32
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import matplotlib.pyplot as plt
@@ -71,16 +32,16 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_quoted_masses
 from corrrelax_lib.book.results import ResultLog
+from corrrelax_lib.metrics.paper import paper_quoted_masses
 from corrrelax_lib.pipeline.method_comparison import COMPARISON_CRITERIA, method_comparison
-from corrrelax_lib.pipeline.profile_baselines import profile_method_maps
-from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
+from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.viz.method_comparison import plot_method_grid
 
-results = ResultLog(results_dir, "08_baselines")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "08_baselines")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %% [markdown]
 # ## The methods
@@ -101,11 +62,9 @@ parameters = dict(globals())
 # so no method can point at the background.
 
 # %%
-inputs = profile_inputs(parameters)
-images = inputs.images
-_, correlax_maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
-methods = profile_method_maps(parameters, inputs, correlax_maps)
-pairs, table = method_comparison(images, methods, FINDINGS, tolerance=pointing_tolerance)
+images = study.test_images()
+methods = study.method_maps()  # CorRELAX's maps (the maps chapter's) and every baseline's, from their caches
+pairs, table = method_comparison(images, methods, FINDINGS, tolerance=config.pointing_game.tolerance)
 
 # %% [markdown]
 # ## One table: every method, the same pointing game
@@ -117,9 +76,9 @@ display(table[[*shown_labels, "all pairs", *list(COMPARISON_CRITERIA)[1:], "chan
         .format("{:.2f}", subset=["seconds / image"])
         .background_gradient(cmap="Greens", subset=["all pairs"], vmin=0, vmax=1)
         .set_caption(f"Pointing-game accuracy (Eq. 11) per label and over all {int(table['support'].iloc[0])} "
-                     f"image-label pairs ({dataset_label(dataset)}): map maximum on a box grown by "
-                     f"{pointing_tolerance} px; max ≥ 25% / 50% only for maps in probability units; chance = hit "
-                     f"rate of a uniformly random point where the map is defined; seconds per image on `{device}` "
+                     f"image-label pairs ({dataset_label(config.data.dataset)}): map maximum on a box grown by "
+                     f"{config.pointing_game.tolerance} px; max ≥ 25% / 50% only for maps in probability units; chance = hit "
+                     f"rate of a uniformly random point where the map is defined; seconds per image on `{config.device}` "
                      "(CorRELAX: all its maps together)."))
 
 # %% [markdown]
@@ -135,7 +94,7 @@ display(quoted.join(ours_mass.rename(lambda name: name.split(" (")[0]).groupby(l
         .rename(columns={"accuracy": "paper (quoted)"})
         .style.format({"paper (quoted)": "{:.4f}", "ours: Mass, max on box": "{:.3f}"}, na_rep="–")
         .set_caption("Paper §5: pointing-game accuracy on masses as quoted (Grad-CAM family from Cerekci et al.; "
-                     "CorRELAX from its Table 4, whose prediction row also asks max > 25% and correlation row "
+                     "CorRELAX from its Table 4, whose prediction row also asks max ≥ 25% and correlation row "
                      "max > 0), beside ours for the same method names: map maximum on a Mass box, first mode "
                      "listed."))
 
@@ -159,7 +118,7 @@ for name in quoted.index:
 shown = [image for image in images if any(label in image.boxes_by_label for label in FINDINGS)][:4]
 shown_label = [next(label for label in FINDINGS if label in image.boxes_by_label) for image in shown]
 plot_method_grid(shown, shown_label, methods,
-                 title=f"Every method's map of the same images ({dataset_label(dataset)})")
+                 title=f"Every method's map of the same images ({dataset_label(config.data.dataset)})")
 plt.show()
 
 # %% [markdown]
@@ -169,12 +128,12 @@ plt.show()
 ranked = table["all pairs"].sort_values(ascending=False)
 correlax_best = ranked[[name for name in ranked.index if name.startswith("CorRELAX")]].idxmax()
 display(Markdown(
-    f"Over {int(table['support'].iloc[0])} image-label pairs of `{dataset}`, the best map is **{ranked.index[0]}** "
+    f"Over {int(table['support'].iloc[0])} image-label pairs of `{config.data.dataset}`, the best map is **{ranked.index[0]}** "
     f"({ranked.iloc[0]:.1%} of pairs) and the weakest **{ranked.index[-1]}** ({ranked.iloc[-1]:.1%}); a uniformly "
     f"random point would hit in {table['chance'].mean():.1%}. CorRELAX's best map ({correlax_best}, "
     f"{ranked[correlax_best]:.1%}) ranks {list(ranked.index).index(correlax_best) + 1} of {len(ranked)}. "
     f"Per image, the fastest method took {table['seconds / image'].min():.2f} s and CorRELAX "
-    f"{table.loc[correlax_best, 'seconds / image']:.1f} s on `{device}`. With {int(table['support'].iloc[0])} pairs "
+    f"{table.loc[correlax_best, 'seconds / image']:.1f} s on `{config.device}`. With {int(table['support'].iloc[0])} pairs "
     f"one pair moves an accuracy by {1 / table['support'].iloc[0]:.1%}, so close rows are not different; these "
     "are synthetic phantoms and a small CNN, not a clinical comparison."
 ))

@@ -23,57 +23,8 @@
 # own data, and are shown beside ours only as a reference.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-mldam_backbone = "small_cnn"
-mldam_epochs = 20
-mldam_learning_rate = 1e-3
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
-pointing_tolerance = 16
-lem_backbone = "small_cnn"
-lem_weights = None
-lem_image_size = [256, 160]
-lem_epochs = 16
-lem_gap_epochs = 3
-lem_ramp_epochs = 5
-lem_batch_size = 16
-lem_learning_rate = 1e-3
-lem_lr_step_epochs = 8
-lem_lr_decay = 0.8
-lem_weight_decay = 1e-4
-lem_sparse_weight = 1e-3
-lem_penalty_factor = 3.0
-lem_sparsity_threshold = 0.1
-lem_hflip = True
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import matplotlib.pyplot as plt
@@ -81,20 +32,20 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.paper import paper_mldam_results
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.data.vindr import finding_samples, findings_sha256, read_finding_annotations
-from corrrelax_lib.pipeline.method_comparison import comparison_table, correlax_method_maps, method_pointing_pairs
-from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
-from corrrelax_lib.pipeline.profile_lem import profile_lem_maps
+from corrrelax_lib.data.vindr import findings_sha256
+from corrrelax_lib.metrics.paper import paper_mldam_results
+from corrrelax_lib.pipeline.method_comparison import method_comparison
+from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.training.mldam import example_crops, mldam_training_config, run_mldam_experiment
 from corrrelax_lib.viz.method_comparison import plot_method_grid
 from corrrelax_lib.viz.mldam import plot_mldam_maps
 
-results = ResultLog(results_dir, "09_related_methods")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
-samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotations.csv"))
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "09_related_methods")
+display(Markdown(dataset_banner(config.data.dataset)))
+samples = study.samples
 
 # %% [markdown]
 # ## LEM: local extremum mapping from image-level labels
@@ -108,21 +59,18 @@ samples = finding_samples(read_finding_annotations(f"{data_root}/finding_annotat
 # `pointing_tolerance` px).
 
 # %%
-inputs = profile_inputs(parameters)
-images = inputs.images
-_, correlax_maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
-lem_run, lem_methods = profile_lem_maps(parameters, images)
-methods = [*correlax_method_maps(correlax_maps, ("prediction", "correlation")), *lem_methods]
-lem_pairs = pd.concat([method_pointing_pairs(images, method, FINDINGS, tolerance=pointing_tolerance)
-                       for method in methods], ignore_index=True)
-lem_table = comparison_table(lem_pairs, methods, FINDINGS)
+images = study.test_images()
+correlax_maps = study.correlax_maps()  # the maps chapter's, from their cache
+lem_run, lem_methods = study.lem_maps()
+methods = [*study.correlax_method_maps(("prediction", "correlation"), correlax_maps), *lem_methods]
+lem_pairs, lem_table = method_comparison(images, methods, FINDINGS, tolerance=config.pointing_game.tolerance)
 shown_labels = [label for label in FINDINGS if (lem_pairs["label"] == label).any()]
 display(lem_table[[*shown_labels, "all pairs", "chance", "support", "seconds / image"]]
         .style.format("{:.3f}", na_rep="–").format("{:.0f}", subset=["support"])
         .format("{:.2f}", subset=["seconds / image"])
         .set_caption(f"Pointing-game accuracy (map maximum on a box) of LEM, trained with image-level labels only "
-                     f"({lem_epochs} epochs, {lem_run.training_seconds:.0f} s on `{device}`), beside CorRELAX's maps "
-                     f"of the same {len(images)} test images ({dataset_label(dataset)})."))
+                     f"({config.lem.epochs} epochs, {lem_run.training_seconds:.0f} s on `{config.device}`), beside CorRELAX's maps "
+                     f"of the same {len(images)} test images ({dataset_label(config.data.dataset)})."))
 for name, row in lem_table.iterrows():
     results.record("LEM", f"{name}: pointing accuracy, all pairs", round(float(row["all pairs"]), 4))
 results.record("LEM", "training seconds", round(lem_run.training_seconds, 1))
@@ -130,7 +78,7 @@ results.record("LEM", "training seconds", round(lem_run.training_seconds, 1))
 # %% mystnb={"figure": {"caption": "LEM's localisation and score maps beside CorRELAX's prediction map, for the first finding of four test images; the dot is each map's maximum.", "name": "fig-lem-maps"}}
 shown = images[:4]
 plot_method_grid(shown, [next(label for label in FINDINGS if label in image.boxes_by_label) for image in shown],
-                 [methods[0], *lem_methods], title=f"LEM and CorRELAX maps ({dataset_label(dataset)})")
+                 [methods[0], *lem_methods], title=f"LEM and CorRELAX maps ({dataset_label(config.data.dataset)})")
 plt.show()
 
 # %% [markdown]
@@ -145,23 +93,23 @@ plt.show()
 # finding vs No Finding" (the MLDAM paper's is benign vs malignant), at probability 0.5.
 
 # %%
-mldam_config = mldam_training_config(parameters, findings_sha256(data_root))
-experiment = run_mldam_experiment(mldam_config, samples, data_root, artifacts_dir, progress=progress)
+mldam_config = mldam_training_config(config, findings_sha256(study.data_root))
+experiment = run_mldam_experiment(mldam_config, samples, study.data_root, study.artifacts_dir, progress=study.progress)
 paper_mldam = paper_mldam_results()
-comparison = pd.concat({f"ours ({dataset_label(dataset)}, {mldam_backbone})": experiment.table,
+comparison = pd.concat({f"ours ({dataset_label(config.data.dataset)}, {config.mldam.backbone})": experiment.table,
                         "paper (CBIS-DDSM, ResNet-50)": paper_mldam}, axis=1)
 display(comparison.style.format("{:.3f}", na_rep="–")
         .format("{:.1f}", subset=[column for column in comparison.columns if column[1] == "training_seconds"])
         .set_caption(f"MLDAM use cases: accuracy, precision, recall and F1 of 'any finding' on "
-                     f"{len(experiment.test_set)} test crops ({mldam_epochs} epochs each; training seconds on "
-                     f"`{device}`), beside the MLDAM paper's CBIS-DDSM test results (benign vs malignant, "
+                     f"{len(experiment.test_set)} test crops ({config.mldam.epochs} epochs each; training seconds on "
+                     f"`{config.device}`), beside the MLDAM paper's CBIS-DDSM test results (benign vs malignant, "
                      "best-validation weights)."))
 for use_case, row in experiment.table.iterrows():
     for metric in ("accuracy", "precision", "recall", "f1"):
         results.record("MLDAM", f"{use_case}: {metric}", round(float(row[metric]), 4),
                        float(paper_mldam.loc[use_case, metric]), "paper: CBIS-DDSM, ResNet-50, benign vs malignant")
 
-# %% mystnb={"figure": {"caption": "MLDAM use cases on test crops: gradient saliency of each model (|∂ logit / ∂ input|, scaled to its maximum) and, for the MLDAM models, the spatial attention over the crop.", "name": "fig-mldam-maps"}}
+# %% mystnb={"figure": {"caption": "MLDAM use cases on test crops: gradient saliency of each model (|\u2202 logit / \u2202 input|, scaled to its maximum) and, for the MLDAM models, the spatial attention over the crop.", "name": "fig-mldam-maps"}}
 crops, crop_labels, crop_titles = example_crops(experiment)
 plot_mldam_maps({title: run.model for title, run in experiment.runs.items()}, crops, crop_labels, crop_titles)
 plt.show()
@@ -183,7 +131,7 @@ display(Markdown(
     f"{experiment.table.loc['Baseline with Data Augmentation', 'f1'] - experiment.table.loc['Baseline', 'f1']:+.3f} "
     f"and MLDAM's by "
     f"{experiment.table.loc['MLDAM with Data Augmentation', 'f1'] - experiment.table.loc['MLDAM', 'f1']:+.3f} "
-    f"after {mldam_epochs} epochs. The MLDAM paper found no consistent winner on CBIS-DDSM either (its ResNet-50 "
+    f"after {config.mldam.epochs} epochs. The MLDAM paper found no consistent winner on CBIS-DDSM either (its ResNet-50 "
     f"F1 ranges from {paper_mldam['f1'].min():.3f} to {paper_mldam['f1'].max():.3f}). With one small CNN, a few "
     "dozen synthetic crops and one seed, differences of a few crops are noise."
 ))

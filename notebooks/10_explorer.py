@@ -23,40 +23,8 @@
 # JupyterLab and Voilà; the static book shows its saved state for the first image.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
-explorer_image_size = 320
-explorer_concept_share = 0.5
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import pandas as pd
@@ -65,20 +33,20 @@ from IPython.display import Markdown, display
 from corrrelax_lib.attribution.neurons import ConceptLabels, finding_neurons
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
-from corrrelax_lib.pipeline.profile_inputs import FINDINGS, profile_inputs, profile_maps
+from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.widgets.neuron_explorer import NeuronExplorer
 
-results = ResultLog(results_dir, "10_explorer")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "10_explorer")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %%
-inputs = profile_inputs(parameters)
-images = inputs.images
-_, maps = profile_maps(parameters, inputs)  # the maps chapter's, from its cache
+images = study.test_images()
+maps = study.correlax_maps()  # the maps chapter's, from their cache
 concepts = ConceptLabels()  # in memory; pass ConceptLabels.open("my_concepts.json") to keep your labels
-explorer = NeuronExplorer(images, maps, inputs.run.model, image_size=explorer_image_size, concepts=concepts,
-                          device=device)
+explorer = NeuronExplorer(images, maps, study.classifier().model, image_size=config.explorer.image_size,
+                          concepts=concepts, device=config.device)
 n_neurons = len(explorer.thresholds)
 
 # %% [markdown]
@@ -86,7 +54,7 @@ n_neurons = len(explorer.thresholds)
 #
 # Every annotated box of the test images queries the neurons (IoU ≥ 0.2 with the neuron's thresholded
 # map). A neuron that overlaps at least `explorer_concept_share` of a finding's boxes is a candidate
-# for that finding's concept; the explorer starts with those candidates labelled "<finding> (candidate)".
+# for that finding's concept; the explorer starts with those candidates labelled `<finding> (candidate)`.
 # These are overlaps, not causes: a neuron that fires on bright tissue overlaps every bright lesion.
 
 # %%
@@ -94,7 +62,7 @@ found = finding_neurons(explorer.layer_maps, explorer.thresholds,
                         {image.image_id: {label: boxes for label, boxes in image.boxes_by_label.items()
                                           if label in FINDINGS} for image in images},
                         {image.image_id: image.image.shape[:2] for image in images})
-candidates = found[found["share"] >= explorer_concept_share]
+candidates = found[found["share"] >= config.explorer.concept_share]
 for label, rows in candidates.groupby("label"):
     explorer.label(rows["neuron"].tolist(), f"{label} (candidate)")
 boxes_per_label = pd.Series({label: sum(len(image.boxes_by_label.get(label, ())) for image in images)
@@ -110,8 +78,8 @@ display(summary.style.format({"its share of boxes": "{:.2f}"}, na_rep="–")
         .format("{:.0f}", subset=["boxes", "neurons overlapping any box", "candidates", "best neuron"],
                 na_rep="–")
         .set_caption(f"Neurons of the last conv layer ({n_neurons} channels) overlapping the annotated boxes with "
-                     f"IoU ≥ 0.2, per finding ({dataset_label(dataset)}); candidates overlap at least "
-                     f"{explorer_concept_share:.0%} of the finding's boxes."))
+                     f"IoU ≥ 0.2, per finding ({dataset_label(config.data.dataset)}); candidates overlap at least "
+                     f"{config.explorer.concept_share:.0%} of the finding's boxes."))
 for label, row in summary.iterrows():
     results.record("Neuron explorer", f"{label}: candidate neurons", int(row["candidates"]))
 
@@ -134,10 +102,10 @@ display(explorer.widget)
 # %%
 labelled = len(concepts.labels)
 display(Markdown(
-    f"The last convolutional layer of the `{backbone}` classifier has {n_neurons} neurons. Over the "
+    f"The last convolutional layer of the `{config.classifier.backbone}` classifier has {n_neurons} neurons. Over the "
     f"{int(summary['boxes'].sum())} finding boxes of {len(images)} test images, "
     f"{found['neuron'].nunique()} neurons overlap at least one box with IoU ≥ 0.2, and {labelled} neurons overlap "
-    f"at least {explorer_concept_share:.0%} of some finding's boxes and start labelled as that finding's candidate. "
+    f"at least {config.explorer.concept_share:.0%} of some finding's boxes and start labelled as that finding's candidate. "
     "On synthetic phantoms these concepts are the phantom's own shapes (bright discs, specks, streaks); the "
     "labels are a starting point for a reader's own dissection, not a finding about mammograms."
 ))

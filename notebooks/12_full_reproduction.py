@@ -23,50 +23,18 @@
 # no machine has measured yet are listed at the end.
 
 # %% tags=["parameters", "hide-cell"]
-profile = "tiny"
-dataset = "phantom-tiny"
-data_root = "artifacts/tiny/data/phantom-tiny"
-artifacts_dir = "artifacts/tiny"
-results_dir = "artifacts/tiny/results"
-seed = 0
-device = "cpu"
-clahe_clip_limits = [1.0, 2.0]
-clahe_tile_grid = 8
-crop_size = 64
-crop_scale = [0.05, 5.0]
-crop_aspect = [0.33, 1.66]
-backbone = "small_cnn"
-pretrained_weights = None
-learning_rate = 1e-3
-final_learning_rate = 1e-7
-focal_alpha = 0.95
-focal_gamma = 2.5
-focal_alpha_form = "alpha_t"
-epochs = 150
-batch_size = 16
-num_workers = 0
-progress = False
-window_size = 64
-stride = 16
-n_masks = 32
-mask_cells = 8
-keep_prob = 0.5
-mask_shift = False
-mask_chunk = 16
-min_foreground = 0.05
-correlax_batch_size = 128
+profile = "tiny"  # book/profiles/<profile>.yml
+overrides = {}  # dotted keys of corrrelax_lib.config.StudyConfig, e.g. {"correlax.n_masks": 64}
 
 # %%
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.book.results import ResultLog
 from corrrelax_lib.paths import repository_root
-from corrrelax_lib.pipeline.profile_inputs import profile_inputs, profile_maps
+from corrrelax_lib.pipeline.study import Study
 from corrrelax_lib.pipeline.throughput import (
     cached_cost_estimate,
     format_value,
@@ -75,16 +43,17 @@ from corrrelax_lib.pipeline.throughput import (
     recorded_cost_estimates,
 )
 
-results = ResultLog(results_dir, "12_full_reproduction")
-display(Markdown(dataset_banner(dataset)))
-parameters = dict(globals())
+study = Study.open(profile, overrides)
+config = study.config
+results = ResultLog(study.results_dir, "12_full_reproduction")
+display(Markdown(dataset_banner(config.data.dataset)))
 
 # %% [markdown]
 # ## The machine that executed this page
 
 # %%
-display(machine_summary(device).style.hide(axis="index").set_caption(
-    f"Hardware and software of this build (profile `{profile}`, device `{device}`); the paper trained on one "
+display(machine_summary(config.device).style.hide(axis="index").set_caption(
+    f"Hardware and software of this build (profile `{profile}`, device `{config.device}`); the paper trained on one "
     "NVIDIA RTX 4080 (§3.3) and gives no timings"))
 
 # %% [markdown]
@@ -94,20 +63,19 @@ display(machine_summary(device).style.hide(axis="index").set_caption(
 # epochs (chapter 04) and the CorRELAX maps of every annotated test image (chapter 05).
 
 # %%
-inputs = profile_inputs(parameters)
-_, maps = profile_maps(parameters, inputs)
-epoch_seconds = inputs.run.history["seconds"]
+maps = study.correlax_maps()
+epoch_seconds = study.classifier().history["seconds"]
 image_seconds = pd.Series([image_maps.metadata["seconds"]["explain"] for image_maps in maps.values()])
 passes_per_second = pd.Series([image_maps.metadata["masks_per_second"] for image_maps in maps.values()])
 end_to_end = pd.DataFrame([
     ("training: seconds per epoch (median)", f"{epoch_seconds.median():.2f}",
-     f"{len(epoch_seconds)} epochs of `{backbone}` at {crop_size} px, batch {batch_size}"),
+     f"{len(epoch_seconds)} epochs of `{config.classifier.backbone}` at {config.classifier.crop_size} px, batch {config.classifier.batch_size}"),
     ("CorRELAX: seconds per image (median)", f"{image_seconds.median():.1f}",
-     f"{len(image_seconds)} ROI images, {window_size}-px windows every {stride} px, {n_masks} masks"),
-    ("CorRELAX: masked passes per second (median)", f"{passes_per_second.median():.0f}", f"batch {correlax_batch_size}"),
+     f"{len(image_seconds)} ROI images, {config.correlax.window_size}-px windows every {config.correlax.stride} px, {config.correlax.n_masks} masks"),
+    ("CorRELAX: masked passes per second (median)", f"{passes_per_second.median():.0f}", f"batch {config.correlax.batch_size}"),
 ], columns=["quantity", "measured", "setting"])
 display(end_to_end.style.hide(axis="index").set_caption(
-    f"Measured while building this book on `{device}` ({dataset_label(dataset)} data)"))
+    f"Measured while building this book on `{config.device}` ({dataset_label(config.data.dataset)} data)"))
 results.record("Full reproduction", "this profile: seconds per epoch (median)", round(float(epoch_seconds.median()), 3))
 results.record("Full reproduction", "this profile: CorRELAX seconds per image (median)",
                round(float(image_seconds.median()), 2))
@@ -125,9 +93,9 @@ results.record("Full reproduction", "this profile: CorRELAX seconds per image (m
 # again); `benchmarks/full_profile_cost.py` runs the same measurement from the command line.
 
 # %%
-full = load_profile("full", {"device": device, "pretrained_weights": None}).parameters
-estimate = cached_cost_estimate(full, Path(artifacts_dir) / "benchmarks" / f"full_profile_cost-{device}.json",
-                                device=device, **measurement_batch_sizes(device))
+full = Study.open("full", {"device": config.device, "classifier.pretrained_weights": None}).config
+estimate = cached_cost_estimate(full, study.artifacts_dir / "benchmarks" / f"full_profile_cost-{config.device}.json",
+                                device=config.device, **measurement_batch_sizes(config.device))
 
 
 def show_estimate(estimate, caption):

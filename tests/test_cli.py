@@ -14,24 +14,26 @@ import torch
 
 from corrrelax_lib import cli
 from corrrelax_lib.attribution.correlax import CorRELAX
+from corrrelax_lib.config import parse_override_pairs
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
 from corrrelax_lib.distributed.gather import MissingArtifactsError
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
+from corrrelax_lib.metrics.pointing_game import PER_IMAGE_ROW, TABLE4_CRITERIA
 from corrrelax_lib.paths import repository_root
-from corrrelax_lib.pipeline.profile_inputs import FINDINGS, ProfileInputs, profile_maps
+from corrrelax_lib.pipeline.study import FINDINGS, Study
 from corrrelax_lib.testing.explain_job import synthetic_images
 from corrrelax_lib.testing.models import QuadrantMeans
 
 #: Tiny CorRELAX settings on top of the tiny profile.
-OVERRIDES = ["-p", "window_size", "16", "-p", "stride", "8", "-p", "n_masks", "16", "-p", "mask_chunk", "16",
-             "-p", "min_foreground", "0.0", "-p", "pointing_tolerance", "8"]
+OVERRIDES = ["-p", "correlax.window_size", "16", "-p", "correlax.stride", "8", "-p", "correlax.n_masks", "16",
+             "-p", "correlax.mask_chunk", "16", "-p", "correlax.min_foreground", "0.0",
+             "-p", "pointing_game.tolerance", "8"]
 
 
 @pytest.fixture
-def inputs(monkeypatch, tmp_path) -> ProfileInputs:
+def inputs(monkeypatch, tmp_path) -> SimpleNamespace:
     """The job's four synthetic images (labels "a" / "b" renamed to the first two findings) and a
-    QuadrantMeans "classifier" stand in for the profile's; artifacts go to ``tmp_path``."""
+    QuadrantMeans "classifier" stand in for the study's; artifacts go to ``tmp_path``."""
     weight = torch.zeros(4, len(LABELS))
     weight[0, LABELS.index(FINDINGS[0])], weight[0, LABELS.index(FINDINGS[1])] = 4.0, -4.0
     run = SimpleNamespace(model=QuadrantMeans(weight, torch.zeros(len(LABELS))), directory=Path("tiny-run"))
@@ -41,11 +43,11 @@ def inputs(monkeypatch, tmp_path) -> ProfileInputs:
               for image in synthetic_images()]
     for image in images:
         image.image[:2, :] = 120  # a frame, so that Otsu finds a breast in every window row
-    fake = ProfileInputs(run, images)
     monkeypatch.setenv("CORRRELAX_ARTIFACTS", str(tmp_path))
-    monkeypatch.setattr(cli, "prepare_dataset", lambda *args, **kwargs: None)
-    monkeypatch.setattr(cli, "profile_inputs", lambda parameters, context=None, *, train=True: fake)
-    return fake
+    monkeypatch.setattr(Study, "prepare_data", lambda self, workers=2: self.data_root)
+    monkeypatch.setattr(Study, "classifier", lambda self, context=None, *, train=True: run)
+    monkeypatch.setattr(Study, "test_images", lambda self: images)
+    return SimpleNamespace(run=run, images=images)
 
 
 def test_explain_then_evaluate_writes_the_maps_and_table_4(inputs, tmp_path, capsys):
@@ -57,22 +59,21 @@ def test_explain_then_evaluate_writes_the_maps_and_table_4(inputs, tmp_path, cap
     cli.main(["evaluate", *OVERRIDES])
     table = pd.read_csv(tmp_path / "tiny" / "tables" / "pointing_game.csv", index_col=0)
     assert list(table.columns) == [*TABLE4_CRITERIA, "support"]
-    assert list(table.index) == [*FINDINGS, "Weighted mean"]
+    assert list(table.index) == [*FINDINGS, "Weighted mean", PER_IMAGE_ROW]
     assert table.loc[FINDINGS[0], "support"] == 4 and table.loc[FINDINGS[1], "support"] == 2
-    assert table.loc[FINDINGS[0], "prediction > 50%"] == 1.0  # the model predicts the first finding from the patch
+    assert table.loc[FINDINGS[0], "prediction ≥ 50%"] == 1.0  # the model predicts the first finding from the patch
     assert "Weighted mean" in capsys.readouterr().out
 
 
 def test_notebooks_read_the_maps_the_command_line_wrote(inputs, monkeypatch):
     cli.main(["explain", *OVERRIDES])
-    parameters = cli.load_profile("tiny", cli.parse_overrides(list(zip(OVERRIDES[1::3], OVERRIDES[2::3],
-                                                                       strict=True)))).notebook_parameters()
+    study = Study.open("tiny", parse_override_pairs(list(zip(OVERRIDES[1::3], OVERRIDES[2::3], strict=True))))
 
     def no_compute(self, image, foreground=None, **options):
-        raise AssertionError("profile_maps recomputed a map the command line had written")
+        raise AssertionError("the study recomputed a map the command line had written")
 
     monkeypatch.setattr(CorRELAX, "explain", no_compute)
-    _, maps = profile_maps(parameters, inputs)
+    maps = study.correlax_maps()
     assert sorted(maps) == [f"img{i}" for i in range(4)]
 
 
@@ -94,13 +95,36 @@ def test_unknown_command_is_refused(capsys):
     assert "invalid choice: 'fly'" in capsys.readouterr().err
 
 
+def test_every_subcommand_has_its_own_help_and_the_version_is_printed(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    overview = capsys.readouterr().out
+    for command in ("check-data", "train", "explain", "evaluate", "book"):
+        assert command in overview
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    train_help = capsys.readouterr().out
+    assert "--profile" in train_help and "--maps" not in train_help and "--output" not in train_help
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.strip() == f"corrrelax {cli.package_version()}"
+
+
+def test_a_wrong_override_is_one_line_naming_the_profile_and_key(capsys):
+    with pytest.raises(SystemExit) as exit_bad:
+        cli.main(["train", "-p", "correlax.n_mask", "64"])
+    assert exit_bad.value.code == 1
+    err = capsys.readouterr().err
+    assert "tiny.yml: unknown key 'correlax.n_mask'" in err and "Traceback" not in err
+
+
 def test_the_corrrelax_script_is_registered():
     scripts = tomllib.loads((repository_root() / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"corrrelax": "corrrelax_lib.cli:main"}
 
 
-BASELINE_OVERRIDES = ["-p", "baseline_modes", "[whole]", "-p", "baseline_methods_whole", "[RISE, Gradient saliency]",
-                      "-p", "baseline_image_size", "32", "-p", "baseline_masks_whole", "16"]
+BASELINE_OVERRIDES = ["-p", "baselines.modes", "[whole]", "-p", "baselines.methods_whole", "[RISE, Gradient saliency]",
+                      "-p", "baselines.image_size", "32", "-p", "baselines.masks_whole", "16"]
 
 
 def test_explain_baselines_writes_one_artifact_per_image_and_method(inputs, tmp_path):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import re
+import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -14,6 +17,10 @@ import yaml
 from corrrelax_lib.paths import repository_root
 
 ROOT = repository_root()
+
+#: Imported by the library but installed apart, ``pip install --no-deps`` (pinned in requirements-lock.txt): Quantus
+#: requires opencv-python, which would replace our opencv-python-headless (corrrelax_lib/book/reference_checks.py).
+INSTALLED_APART = {"quantus"}
 
 
 def test_environment_yml_lists_every_pyproject_requirement():
@@ -53,7 +60,7 @@ def test_every_third_party_import_is_a_declared_dependency():
     """A module imported by the library or a notebook but only installed transitively breaks a fresh clone."""
     sources = [*(ROOT / "corrrelax_lib").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]
     imported = set().union(*(_top_level_imports(path) for path in sources))
-    third_party = imported - set(sys.stdlib_module_names) - {"corrrelax_lib"}
+    third_party = imported - set(sys.stdlib_module_names) - {"corrrelax_lib"} - INSTALLED_APART
     providers = importlib.metadata.packages_distributions()
     declared = _declared_distributions()
     undeclared = {
@@ -62,3 +69,43 @@ def test_every_third_party_import_is_a_declared_dependency():
         if not declared & {_canonical(name) for name in providers.get(module, [])}
     }
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+def test_what_is_installed_apart_is_pinned_in_the_lock():
+    pins = {line.split("==")[0] for line in (ROOT / "requirements-lock.txt").read_text().splitlines()
+            if line and not line.startswith("#")}
+    assert INSTALLED_APART <= pins
+
+
+def test_the_package_list_is_every_package_of_the_source_tree():
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "corrrelax_lib").rglob("__init__.py")}
+    data = {"corrrelax_lib.profiles", "corrrelax_lib.manifests"}
+    assert set(listed) == found | data, sorted(set(listed) ^ (found | data))
+
+
+def test_a_built_wheel_holds_the_profiles_and_manifests_and_runs_without_the_checkout(tmp_path):
+    """``pip install .`` (not editable) must find the profiles and data manifests as package data."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "dist"), str(ROOT)], check=True, capture_output=True)
+    [wheel] = (tmp_path / "dist").glob("corrrelax_lib-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"corrrelax_lib/profiles/{path.name}" for path in (ROOT / "book" / "profiles").glob("*.yml")}
+    shipped |= {f"corrrelax_lib/manifests/{path.name}" for path in (ROOT / "data_manifests").glob("*.yml")}
+    assert shipped <= names, sorted(shipped - names)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    code = ("import corrrelax_lib.paths as paths; from corrrelax_lib.pipeline.study import Study; "
+            "assert paths.checkout_root() is None, paths.checkout_root(); "
+            "print(Study.open('tiny').config.correlax.window_size, paths.manifest_path('vindr-mammo').is_file())")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    environment = {**os.environ, "PYTHONPATH": str(site), "CORRRELAX_ARTIFACTS": str(tmp_path / "artifacts")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=outside, env=environment, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["64", "True"]
+    version = subprocess.run([sys.executable, "-m", "corrrelax_lib.cli", "--version"], cwd=outside, env=environment,
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("corrrelax ")

@@ -5,12 +5,19 @@ prediction ``ŷ``; for random masks ``M`` it gives ``h_M`` and ``ŷ_M`` of ``X �
 cosine similarity ``S`` (Eq. 2), ``S_h = S(h, h_M)`` and ``S_ŷ = S(ŷ, ŷ_M)``, each window gets the
 distance correlation ρ(S_h, S_ŷ) (Eq. 3) and one class correlation ρ(S_h, ŷ_M[c]) per label
 (Eq. 4). Window values are smoothed into global maps with the IoU kernel (Eq. 5–10).
+
+Where the authors' code runs the method otherwise than the paper's text (or this project) says, an
+option follows the authors: ``mask_sharing="per_window"`` (a fresh mask set per window),
+``correlation_dtype="float32"`` (``torch.corrcoef``), ``undefined_correlation="zero"`` and
+``reconstruction="authors"`` (their kernel, full convolution and stretch); the defaults are this
+project's reading of the paper.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -19,13 +26,21 @@ from torch import Tensor, nn
 
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
-from corrrelax_lib.attribution.masked_windows import correlate_windows
-from corrrelax_lib.attribution.masks import RandomMasks
+from corrrelax_lib.attribution.explainer import Explainer, PreparedRoi, RoiWindows, prepare_roi
+from corrrelax_lib.attribution.masked_windows import CorrelationDtype, correlate_windows
+from corrrelax_lib.attribution.masks import FreshMasks, MaskSharing, RandomMasks
 from corrrelax_lib.attribution.streaming import CorrelationSums
-from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_mask
-from corrrelax_lib.training.device import resolve_device
-from corrrelax_lib.windows.grid import foreground_fraction, window_grid
+from corrrelax_lib.models.device import resolve_device
 from corrrelax_lib.windows.kernel import iou_kernel
+from corrrelax_lib.windows.reconstruction import Reconstruction
+
+#: What an undefined correlation (a series without variance) becomes: NaN (ours) or 0 (the authors' code).
+UndefinedCorrelation = Literal["nan", "zero"]
+
+#: The options that follow the authors' code, at this project's defaults. They enter ``CorRELAX.parameters`` (and
+#: so the maps' cache key) only when set otherwise, so that maps computed before the options existed are found.
+_AS_RUN_DEFAULTS: dict[str, str] = {"mask_sharing": "shared", "correlation_dtype": "float64",
+                                   "undefined_correlation": "nan", "reconstruction": "centred"}
 
 
 def window_correlations(
@@ -61,16 +76,25 @@ def window_correlations(
     return float(rho[0]), rho[1:]
 
 
-class CorRELAX:
-    """Sliding-window CorRELAX maps of whole ROI images.
+class CorRELAX(Explainer):
+    """Sliding-window CorRELAX maps of whole ROI images: an :class:`~corrrelax_lib.attribution.explainer.Explainer`
+    whose result, :class:`CorrelaxMaps`, holds the window values and every map kind.
 
     Args:
         model: a classifier with ``features_and_logits(x) -> (h (N, D), logits (N, C))`` taking
             ``(N, 3, S, S)`` images in [0, 1], e.g. :class:`corrrelax_lib.models.classifier.MultiLabelClassifier`.
         labels: the ``C`` output labels, in order.
         window_size, stride: the window grid, pixels (paper: 256, 48).
-        n_masks, mask_cells, keep_prob, mask_shift: the shared mask set (paper: 2560, 8, 0.5, no shift).
-        seed: seeds the mask set.
+        n_masks, mask_cells, keep_prob, mask_shift: the masks (paper: 2560, 8, 0.5, no shift).
+        mask_sharing: ``"shared"``: one seeded set for every window and image (this project); ``"per_window"``:
+            a fresh seeded set for every window, as the authors' code draws them (:class:`FreshMasks`).
+        seed: seeds the masks.
+        correlation_dtype: ``"float64"`` streaming sums (this project) or ``"float32"`` ``torch.corrcoef`` on
+            the stacked similarities (the authors' code); see :func:`correlate_windows`.
+        undefined_correlation: ``"nan"``: a correlation without variance is undefined and missing from the
+            smoothing (this project); ``"zero"``: it is 0, as the authors' code sets it. Skipped windows stay NaN.
+        reconstruction: how the pixel maps are made, ``"centred"`` (this project) or ``"authors"``; see
+            :meth:`CorrelaxMaps.pixel_map`.
         batch_size: masked windows per forward pass (halved automatically on out-of-memory).
         mask_chunk: masks per round (paper: sets of 128).
         min_foreground: windows whose breast share is below this are skipped and marked missing.
@@ -90,6 +114,10 @@ class CorRELAX:
         (100, 80)
     """
 
+    method = "CorRELAX"
+    result_type = CorrelaxMaps
+    probability_kinds = frozenset({"prediction"})
+
     def __init__(
         self,
         model: nn.Module,
@@ -101,7 +129,11 @@ class CorRELAX:
         mask_cells: int = 8,
         keep_prob: float = 0.5,
         mask_shift: bool = False,
+        mask_sharing: MaskSharing = "shared",
         seed: int = 0,
+        correlation_dtype: CorrelationDtype = "float64",
+        undefined_correlation: UndefinedCorrelation = "nan",
+        reconstruction: Reconstruction = "centred",
         batch_size: int = 512,
         mask_chunk: int = 128,
         min_foreground: float = 0.05,
@@ -119,22 +151,35 @@ class CorRELAX:
         self.model = torch.compile(model) if compile else model
         self.labels = tuple(labels)
         self.window_size, self.stride = window_size, stride
-        self.masks = RandomMasks(n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob,
-                                 shift=mask_shift, seed=seed, device=self.device)
+        mask_set = {"shared": RandomMasks, "per_window": FreshMasks}[mask_sharing]
+        self.masks = mask_set(n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob, shift=mask_shift,
+                              seed=seed, device=self.device)
+        self.correlation_dtype = correlation_dtype
+        self.undefined_correlation = undefined_correlation
+        self.reconstruction = reconstruction
         self.batch_size, self.mask_chunk = batch_size, mask_chunk
         self.min_foreground = min_foreground
         self.adaptive = adaptive
         self.checkpoints = tuple(sorted(checkpoints))
         self.progress = progress
-        self.parameters = {"window_size": window_size, "stride": stride, "n_masks": n_masks,
+        self._parameters = {"window_size": window_size, "stride": stride, "n_masks": n_masks,
                            "mask_cells": mask_cells, "keep_prob": keep_prob, "mask_shift": mask_shift, "seed": seed,
                            "mask_chunk": mask_chunk, "min_foreground": min_foreground,
                            "adaptive": None if adaptive is None else adaptive.__dict__,
                            "checkpoints": list(self.checkpoints)}
+        as_run: dict[str, Any] = {"mask_sharing": mask_sharing, "correlation_dtype": correlation_dtype,
+                                  "undefined_correlation": undefined_correlation, "reconstruction": reconstruction}
+        self._parameters.update({name: value for name, value in as_run.items() if value != _AS_RUN_DEFAULTS[name]})
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Everything that changes the maps (the cache key): grid, masks, seed, adaptive rule, checkpoints, and the
+        as-run options that differ from this project's defaults; not the device or batch size."""
+        return self._parameters
 
     def explain(self, image: np.ndarray, foreground: np.ndarray | None = None, *,
                 windows: np.ndarray | None = None) -> CorrelaxMaps:
-        """All maps of one preprocessed ROI image.
+        """All maps of one preprocessed ROI image (:meth:`Explainer.explain`, and a window selection).
 
         Args:
             image: ``(H, W, 3)`` ROI image, float in [0, 1] or uint8 (divided by 255).
@@ -144,62 +189,52 @@ class CorRELAX:
                 (e.g. a sample for Figure 7, or one clicked window); the others are missing.
 
         Raises:
-            EmptyBreastError: no window holds enough breast.
+            EmptyBreastError: the breast mask is empty, or no (selected) window holds enough breast.
         """
-        image = np.asarray(image)
-        pixels = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-        if pixels.ndim != 3 or pixels.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
-        if foreground is None:
-            foreground = breast_mask(pixels[..., 0])
-        grid = window_grid(pixels.shape[0], pixels.shape[1], self.window_size, self.stride)
-        selected = foreground_fraction(foreground, grid) >= self.min_foreground
-        if windows is not None:
-            if np.shape(windows) != grid.shape:
-                raise ValueError(f"window selection has shape {np.shape(windows)}, the grid is {grid.shape}")
-            selected &= np.asarray(windows, dtype=bool)
-        kept = np.flatnonzero(selected.ravel())
-        if len(kept) == 0:
-            raise EmptyBreastError(f"no window has at least {self.min_foreground:.0%} breast pixels")
-        windows = self._window_reader(pixels, grid.padded_shape, grid.origins()[kept])
+        return self.explain_roi(prepare_roi(image, foreground), windows=windows)
+
+    def explain_roi(self, roi: PreparedRoi, *, windows: np.ndarray | None = None) -> CorrelaxMaps:
+        """All maps of one prepared ROI (:func:`~corrrelax_lib.attribution.explainer.prepare_roi`); ``windows`` as
+        in :meth:`explain`."""
+        selected = roi.windows(self.window_size, self.stride, self.min_foreground, windows)
+        grid, kept = selected.grid, selected.kept
+        read = self._window_reader(selected)
         start = time.perf_counter()
         stats = correlate_windows(
-            self.model, windows, len(kept), self.masks, batch_size=self.batch_size, mask_chunk=self.mask_chunk,
+            self.model, read, len(kept), self.masks, window_ids=torch.from_numpy(kept),
+            correlation_dtype=self.correlation_dtype, batch_size=self.batch_size, mask_chunk=self.mask_chunk,
             adaptive=self.adaptive, checkpoints=self.checkpoints, device=self.device,
             channels_last=self.channels_last, progress=self.progress,
         )
         seconds = time.perf_counter() - start
 
-        def on_grid(values: np.ndarray) -> np.ndarray:
-            """``(W, ...)`` per kept window → ``(..., R, K)`` with NaN at skipped windows."""
-            full = np.full((grid.n_rows * grid.n_cols, *values.shape[1:]), np.nan)
-            full[kept] = values
-            return np.moveaxis(full.reshape(*grid.shape, *values.shape[1:]), (0, 1), (-2, -1))
+        def rho_on_grid(values: np.ndarray) -> np.ndarray:
+            """:meth:`RoiWindows.on_grid` of correlations, undefined ones set to 0 where the authors' code does so."""
+            return selected.on_grid(np.nan_to_num(values, nan=0.0) if self.undefined_correlation == "zero" else values)
 
         masks_used = np.zeros(grid.n_rows * grid.n_cols, dtype=np.int64)
         masks_used[kept] = stats.masks_used
         passes = int(stats.masks_used.sum())
         return CorrelaxMaps(
             labels=self.labels, grid=grid, kernel=iou_kernel(self.window_size, self.stride),
-            window_predictions=on_grid(stats.predictions), window_rho_class=on_grid(stats.rho_class),
-            window_rho_dist=on_grid(stats.rho_dist), masks_used=masks_used.reshape(grid.shape),
-            rho_dist_at={n: on_grid(d) for n, (d, _) in stats.at_masks.items()},
-            rho_class_at={n: on_grid(c) for n, (_, c) in stats.at_masks.items()},
+            window_predictions=selected.on_grid(stats.predictions), window_rho_class=rho_on_grid(stats.rho_class),
+            window_rho_dist=rho_on_grid(stats.rho_dist), masks_used=masks_used.reshape(grid.shape),
+            rho_dist_at={n: rho_on_grid(d) for n, (d, _) in stats.at_masks.items()},
+            rho_class_at={n: rho_on_grid(c) for n, (_, c) in stats.at_masks.items()},
+            reconstruction=self.reconstruction,
             metadata={**self.parameters, "device": str(self.device), "windows": len(kept),
                       "masked_passes": passes, "seconds": {**stats.seconds, "explain": seconds},
                       "masks_per_second": passes / max(stats.seconds["masked"], 1e-9),
                       "batch_size": stats.batch_size},
         )
 
-    def _window_reader(self, pixels: np.ndarray, padded_shape: tuple[int, int], origins: np.ndarray):
-        """``read(index (B,)) -> (B, 3, S, S)`` windows of the zero-padded image, on the device."""
-        padded = np.zeros((3, *padded_shape), dtype=np.float32)
-        padded[:, : pixels.shape[0], : pixels.shape[1]] = pixels.transpose(2, 0, 1)
-        image = torch.from_numpy(padded)
+    def _window_reader(self, windows: RoiWindows) -> Callable[[Tensor], Tensor]:
+        """``read(index (B,)) -> (B, 3, S, S)`` kept windows of the zero-padded image, on the device."""
+        image = torch.from_numpy(windows.padded)
         if self.device.type == "cuda":
             image = image.pin_memory()
         image = image.to(self.device, non_blocking=True)
-        origins_t = torch.as_tensor(origins, device=self.device)
+        origins_t = torch.as_tensor(windows.origins, device=self.device)
         steps = torch.arange(self.window_size, device=self.device)
 
         def read(index: Tensor) -> Tensor:

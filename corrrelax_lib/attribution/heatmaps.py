@@ -1,4 +1,5 @@
-"""Per-class heatmaps of one ROI image in ROI pixels: what every baseline method returns, saved as one npz."""
+"""Per-class heatmaps of one ROI image in ROI pixels: the :class:`Explanation` of a method with one map per class
+(the baselines, LEM), saved as one npz."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from corrrelax_lib.attribution.explainer import HEATMAP, Explanation
 from corrrelax_lib.io.atomic import atomic_path
 
 
 @dataclass(frozen=True)
-class ClassHeatmaps:
-    """One attribution method's maps of one image (``C`` labels, ROI of ``H × W`` pixels).
+class ClassHeatmaps(Explanation):
+    """One attribution method's maps of one image (``C`` labels, ROI of ``H × W`` pixels), of kind :data:`HEATMAP`.
 
     Attributes:
         method: the method's name, e.g. ``"Grad-CAM"``.
@@ -36,8 +38,10 @@ class ClassHeatmaps:
         if self.heatmaps.ndim != 3 or self.heatmaps.shape[0] != len(self.labels):
             raise ValueError(f"heatmaps must be (C={len(self.labels)}, H, W), got shape {self.heatmaps.shape}")
 
-    def pixel_map(self, label: str) -> np.ndarray:
-        """The ``(H, W)`` map of ``label`` in ROI pixels, indexed ``[y, x]``."""
+    def pixel_map(self, kind: str, label: str | None = None) -> np.ndarray:
+        """The ``(H, W)`` map of ``label`` in ROI pixels, indexed ``[y, x]``; ``kind`` must be :data:`HEATMAP`."""
+        if kind != HEATMAP:
+            raise ValueError(f"unknown map kind {kind!r}; {self.method} has only {HEATMAP!r}")
         if label not in self.labels:
             raise ValueError(f"label {label!r} is not one of {self.labels}")
         return self.heatmaps[self.labels.index(label)]

@@ -17,8 +17,9 @@ winning input; a ResNet block's sum shares it between the residual branch and th
 their positive contributions; the first convolution sees the [0, 1] image with the ImageNet
 standard deviations folded into its weights, so every step has non-negative inputs.
 
-:func:`score_map_heatmaps` gives the simpler map the paper compares with, the class activation
-map: the score map ``S`` itself upsampled to the image.
+:class:`LEM` is the localisation map as an :class:`~corrrelax_lib.attribution.explainer.Explainer`;
+:class:`LEMScoreMap` the simpler map the paper compares with, the class activation map: the score
+map ``S`` itself upsampled to the image.
 """
 
 from __future__ import annotations
@@ -27,16 +28,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
+from corrrelax_lib.attribution.explainer import Explainer, PreparedRoi
 from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
-from corrrelax_lib.models.lem import LEMClassifier, extremum_masks, lem_logits, to_model_input
-from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_mask
+from corrrelax_lib.models.lem import LEMClassifier, extremum_masks, lem_logits
 
 #: Which extrema start the backpropagation: positive maxima (evidence for the label), negative
 #: minima (evidence against it), or Algorithm 2's choice, maxima where ``sigmoid(logit) > 0.5`` else minima.
@@ -112,76 +112,84 @@ def positive_weight_backprop(model: LEMClassifier, x: Tensor, seeds_max: Tensor,
     return importance.sum(2).transpose(0, 1)
 
 
-def lem_heatmaps(
-    model: LEMClassifier, image: np.ndarray, labels: Sequence[str], image_size: tuple[int, int], *,
-    extrema: str = "maxima", foreground: np.ndarray | None = None,
-) -> ClassHeatmaps:
-    """LEM's localisation maps of one ROI image, one per class, in ROI pixels (Algorithm 2).
+class LEMScoreMap(Explainer):
+    """The score maps ``S`` (Eq. 2) upsampled (bilinear) to ROI pixels: LEM's class activation maps.
 
-    The image is resized to the model input as in training, the importance of its pixels
-    (:func:`positive_weight_backprop`) is resized back (bilinear) and set to NaN outside the breast.
+    The ROI is resized to the model input as in training (the one whole-ROI rule,
+    :meth:`~corrrelax_lib.attribution.explainer.PreparedRoi.resized`, aspect not kept), attributed by
+    :meth:`attribute`, resized back (bilinear) and set to NaN outside the breast. The maps are scores
+    (logit units), method ``"LEM score map"``.
 
     Args:
         model: the trained classifier (:attr:`corrrelax_lib.training.lem.LEMRun.model`).
-        image: ``(H, W, 3)`` ROI image (an ``AnnotatedImage.image``), uint8 or float in [0, 1].
         labels: the model's ``C`` labels, in output order.
         image_size: ``(height, width)`` of the model input (the run's ``config.image_size``).
+
+    Example:
+        >>> maps = LEMScoreMap(run.model, run.config.labels, run.config.image_size).explain(roi)  # doctest: +SKIP
+        >>> maps.pixel_map("heatmap", "Mass").shape == roi.shape[:2]                               # doctest: +SKIP
+        True
+    """
+
+    method = "LEM score map"
+    result_type = ClassHeatmaps
+
+    def __init__(self, model: LEMClassifier, labels: Sequence[str], image_size: tuple[int, int]) -> None:
+        self.model = model.eval()
+        self.labels = tuple(labels)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The method and the model input's size."""
+        return {"method": self.method, "image_size": list(self.image_size)}
+
+    def attribute(self, x: Tensor) -> Tensor:
+        """``(N, 3, h, w)`` images in [0, 1] → ``(N, C, h', w')`` score maps ``S`` (Eq. 2)."""
+        with torch.no_grad():
+            return self.model.score_maps(x)
+
+    def explain_roi(self, roi: PreparedRoi) -> ClassHeatmaps:
+        """Maps ``(C, H, W)`` of one prepared ROI: :meth:`attribute` of the resized ROI, back in ROI pixels."""
+        start = time.perf_counter()
+        x = torch.from_numpy(roi.resized(self.image_size))[None].to(self.model.score.weight.device)
+        planes = self.attribute(x)[0].double().cpu().numpy()
+        heatmaps = np.stack([roi.to_roi(plane) for plane in planes])
+        return ClassHeatmaps(self.method, self.labels, heatmaps,
+                             metadata={**self.parameters, "seconds": time.perf_counter() - start})
+
+
+class LEM(LEMScoreMap):
+    """LEM's localisation maps, one per class, in ROI pixels (Algorithm 2): method ``"LEM"``.
+
+    The importance of the input pixels (:func:`positive_weight_backprop`) from the extrema of the score maps
+    (:func:`extremum_seeds`), otherwise as :class:`LEMScoreMap`. Each class's map sums to at most 1 at the
+    model's input size.
+
+    Args:
+        model, labels, image_size: as :class:`LEMScoreMap`.
         extrema: which extrema start the backpropagation, one of :data:`EXTREMA`.
-        foreground: ``(H, W)`` bool breast mask; default :func:`~corrrelax_lib.preprocess.roi.breast_mask`
-            of the first channel.
-
-    Returns:
-        Maps ``(C, H, W)`` of importance per input pixel (each class's map sums to at most 1 at the
-        model's input size), method ``"LEM"``.
     """
 
-    def importance(x: Tensor) -> Tensor:
+    method = "LEM"
+
+    def __init__(self, model: LEMClassifier, labels: Sequence[str], image_size: tuple[int, int], *,
+                 extrema: str = "maxima") -> None:
+        if extrema not in EXTREMA:
+            raise ValueError(f"unknown extrema {extrema!r}; choose from {EXTREMA}")
+        super().__init__(model, labels, image_size)
+        self.extrema = extrema
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The method, the model input's size and the extrema."""
+        return {**super().parameters, "extrema": self.extrema}
+
+    def attribute(self, x: Tensor) -> Tensor:
+        """``(N, 3, h, w)`` images in [0, 1] → ``(N, C, h, w)`` importance per input pixel (Eq. 10–11)."""
         with torch.no_grad():
-            seeds = extremum_seeds(model.score_maps(x), extrema)
-        return positive_weight_backprop(model, x, *seeds)
-
-    return _explain("LEM", importance, model, image, labels, image_size, foreground, {"extrema": extrema})
-
-
-def score_map_heatmaps(
-    model: LEMClassifier, image: np.ndarray, labels: Sequence[str], image_size: tuple[int, int], *,
-    foreground: np.ndarray | None = None,
-) -> ClassHeatmaps:
-    """The score maps ``S`` (Eq. 2) upsampled (bilinear) to ROI pixels: LEM's class activation maps.
-
-    Same arguments as :func:`lem_heatmaps`; the maps are scores (logit units), method ``"LEM score map"``.
-    """
-
-    def scores(x: Tensor) -> Tensor:
-        with torch.no_grad():
-            return model.score_maps(x)
-
-    return _explain("LEM score map", scores, model, image, labels, image_size, foreground, {})
-
-
-def _explain(
-    method: str, attribute: Callable[[Tensor], Tensor], model: LEMClassifier, image: np.ndarray,
-    labels: Sequence[str], image_size: tuple[int, int], foreground: np.ndarray | None, parameters: dict[str, Any],
-) -> ClassHeatmaps:
-    """Resize the ROI to the model input, attribute it (``(1, 3, h, w) → (1, C, h', w')``), map back to the ROI."""
-    image = np.asarray(image)
-    pixels = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-    if foreground is None:
-        foreground = breast_mask(pixels[..., 0])
-    if not foreground.any():
-        raise EmptyBreastError("the breast mask is empty")
-    start = time.perf_counter()
-    model.eval()
-    device = model.score.weight.device
-    planes = attribute(to_model_input(pixels, image_size)[None].to(device))[0].double().cpu().numpy()
-    height, width = pixels.shape[:2]
-    heatmaps = np.stack([
-        np.where(foreground, cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR), np.nan)
-        for plane in planes
-    ])
-    metadata = {"method": method, "image_size": list(image_size), **parameters,
-                "seconds": time.perf_counter() - start}
-    return ClassHeatmaps(method, tuple(labels), heatmaps, metadata=metadata)
+            seeds = extremum_seeds(self.model.score_maps(x), self.extrema)
+        return positive_weight_backprop(self.model, x, *seeds)
 
 
 def _steps(trunk: nn.Sequential) -> list[nn.Module]:

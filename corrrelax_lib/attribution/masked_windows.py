@@ -1,10 +1,12 @@
 """The CorRELAX engine: batched masked inference over (window, mask) pairs with streaming correlations.
 
-All windows of one image share one mask set. Masks are applied in rounds of ``mask_chunk``
-masks (the paper's "sets of 128"); within a round the (window, mask) pairs of all still-active
-windows are flattened and cut into batches of ``batch_size`` that fill the device, and every
-masked pass is folded into per-window float64 sums (:class:`CorrelationSums`) at once, so memory
-is flat in ``n_masks``. Between rounds correlations can be read out (Figure 7's prefixes) and
+By default all windows of one image share one mask set (:class:`RandomMasks`); with :class:`FreshMasks`
+each window has its own. Masks are applied in rounds of ``mask_chunk`` masks (the paper's "sets of
+128"); within a round the (window, mask) pairs of all still-active windows are flattened and cut into
+batches of ``batch_size`` that fill the device, and every masked pass is folded into per-window
+float64 sums (:class:`CorrelationSums`) at once, so memory is flat in ``n_masks``. (With
+``correlation_dtype="float32"`` the passes are kept and correlated as the authors' code does,
+:class:`StackedCorrelations`.) Between rounds correlations can be read out (Figure 7's prefixes) and
 windows can stop early (:class:`AdaptiveMasks`).
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -22,9 +24,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
-from corrrelax_lib.attribution.masks import RandomMasks
+from corrrelax_lib.attribution.masks import FreshMasks, RandomMasks
+from corrrelax_lib.attribution.stacked_correlations import StackedCorrelations
 from corrrelax_lib.attribution.streaming import CorrelationSums
-from corrrelax_lib.training.device import autocast
+from corrrelax_lib.models.device import autocast
+
+#: The precision of the similarities and correlations: float64 sums (ours) or float32 ``torch.corrcoef`` (authors').
+CorrelationDtype = Literal["float64", "float32"]
 
 
 class FeatureClassifier(Protocol):
@@ -61,8 +67,10 @@ def correlate_windows(
     model: FeatureClassifier,
     windows: Callable[[Tensor], Tensor],
     n_windows: int,
-    masks: RandomMasks,
+    masks: RandomMasks | FreshMasks,
     *,
+    window_ids: Tensor | None = None,
+    correlation_dtype: CorrelationDtype = "float64",
     batch_size: int = 512,
     mask_chunk: int = 128,
     adaptive: AdaptiveMasks | None = None,
@@ -77,7 +85,13 @@ def correlate_windows(
         model: eval-mode classifier on ``device`` with ``features_and_logits``.
         windows: ``windows(index (B,) int64) -> (B, 3, S, S)`` float images in [0, 1] on ``device``.
         n_windows: number of windows ``W``.
-        masks: the shared mask set; its length is the full mask count ``N``.
+        masks: the mask set, shared (:class:`RandomMasks`) or fresh per window (:class:`FreshMasks`); its length
+            is the full mask count ``N``.
+        window_ids: ``(W,)`` int64 names of the windows that pick their :class:`FreshMasks` (CorRELAX: the
+            grid index, so a window's masks do not depend on which others are computed); default ``0 … W−1``.
+        correlation_dtype: ``"float64"`` streams shifted float64 sums (:class:`CorrelationSums`, memory flat in
+            ``N``); ``"float32"`` computes the similarities in float32 and correlates every window's stacked
+            passes with ``torch.corrcoef``, as the authors' code (:class:`StackedCorrelations`, memory ``W × N``).
         batch_size: masked inputs per forward pass; halved automatically on out-of-memory.
         mask_chunk: masks per round; checkpoints and adaptive stopping act between rounds.
         adaptive: stop windows early (beyond the paper); ``None`` gives every window all ``N`` masks.
@@ -89,10 +103,13 @@ def correlate_windows(
     device = torch.device(device)
     engine = _Engine(model, device, batch_size, channels_last)
     start = time.perf_counter()
-    predictions, features = engine.unmasked(windows, n_windows)
+    logits, features = engine.unmasked(windows, n_windows)
+    predictions = torch.sigmoid(logits.double())
     unmasked_seconds = time.perf_counter() - start
     n_masks, n_classes = len(masks), predictions.shape[1]
-    sums = CorrelationSums(n_windows, n_classes + 1, device)
+    accumulator = {"float64": CorrelationSums, "float32": StackedCorrelations}[correlation_dtype]
+    sums = accumulator(n_windows, n_classes + 1, device)
+    window_ids = torch.arange(n_windows, device=device) if window_ids is None else window_ids.to(device)
     active = torch.arange(n_windows, device=device)
     masks_used = torch.zeros(n_windows, dtype=torch.int64, device=device)
     frozen = torch.full((n_windows, n_classes + 1), torch.nan, dtype=torch.float64, device=device)
@@ -100,11 +117,14 @@ def correlate_windows(
     bar = tqdm(total=n_windows * n_masks, unit="pass", disable=not progress, desc="masked windows")
     for first in range(0, n_masks, mask_chunk):
         last = min(first + mask_chunk, n_masks)
-        chunk = masks[first:last]
+        round_masks = masks.for_round(first, last)
         for window_index, mask_index in _pairs(active, last - first, engine.batch_size):
-            engine.masked(windows, window_index, chunk, mask_index, features, predictions, sums)
+            pair_masks = round_masks(window_ids[window_index], mask_index)
+            engine.masked(windows, window_index, pair_masks, features, logits, sums)
         masks_used[active] = last
         bar.update(len(active) * (last - first))
+        if adaptive is None and last not in checkpoints:
+            continue
         rho = torch.where(torch.isnan(frozen), sums.correlations(), frozen)
         if adaptive is not None and len(active):
             stop = adaptive.converged(rho[active], last, n_masks)
@@ -143,26 +163,35 @@ class _Engine:
 
     @torch.no_grad()
     def unmasked(self, windows: Callable[[Tensor], Tensor], n_windows: int) -> tuple[Tensor, Tensor]:
-        """Sigmoid predictions ``ŷ (W, C)`` (float64) and features ``h (W, D)`` (float32) of the unmasked windows."""
+        """Logits ``(W, C)`` and features ``h (W, D)`` of the unmasked windows, float32."""
         index = torch.arange(n_windows, device=self.device)
         outputs = [self._forward(windows(index[start:start + self.batch_size]))
                    for start in range(0, n_windows, self.batch_size)]
-        features = torch.cat([h for h, _ in outputs])
-        return torch.sigmoid(torch.cat([logits for _, logits in outputs]).double()), features
+        return torch.cat([logits for _, logits in outputs]), torch.cat([h for h, _ in outputs])
 
     @torch.no_grad()
-    def masked(self, windows: Callable[[Tensor], Tensor], window_index: Tensor, chunk: Tensor, mask_index: Tensor,
-               features: Tensor, predictions: Tensor, sums: CorrelationSums) -> None:
-        """Masked passes of one batch of pairs folded into ``sums`` (shifted by the unmasked values)."""
+    def masked(self, windows: Callable[[Tensor], Tensor], window_index: Tensor, masks: Tensor, features: Tensor,
+               logits: Tensor, sums: CorrelationSums | StackedCorrelations) -> None:
+        """Masked passes of one batch of pairs (``masks (B, 1, S, S)``, one per pair) folded into ``sums``;
+        ``features`` and ``logits`` are the unmasked windows' (:meth:`unmasked`).
+
+        The similarities are computed in ``sums.dtype``; float64 sums get them shifted by the unmasked values
+        (``S − 1``, ``ŷ_M − ŷ``: ρ does not change, and the sums of values near 0 stay exact), float32 ones raw,
+        as the authors' code correlates them.
+        """
         unique, local = torch.unique_consecutive(window_index, return_inverse=True)
-        inputs = windows(unique)[local] * chunk[mask_index]
-        h_masked, logits = self._forward(inputs)
-        y_masked = torch.sigmoid(logits.double())
-        h, y = features[window_index].double(), predictions[window_index]
-        similarity_h = F.cosine_similarity(h, h_masked.double(), dim=1)  # S_h, Eq. 2
+        inputs = windows(unique)[local] * masks
+        h_masked, logits_masked = self._forward(inputs)
+        dtype = sums.dtype
+        h, y = features[window_index].to(dtype), torch.sigmoid(logits[window_index].to(dtype))
+        y_masked = torch.sigmoid(logits_masked.to(dtype))
+        similarity_h = F.cosine_similarity(h, h_masked.to(dtype), dim=1)  # S_h, Eq. 2
         similarity_y = F.cosine_similarity(y, y_masked, dim=1)  # S_ŷ, Eq. 2
-        targets = torch.cat([(similarity_y - 1)[:, None], y_masked - y], dim=1)
-        sums.add(window_index, similarity_h - 1, targets)
+        targets = torch.cat([similarity_y[:, None], y_masked], dim=1)
+        if dtype == torch.float64:
+            sums.add(window_index, similarity_h - 1, targets - torch.cat([torch.ones_like(y[:, :1]), y], dim=1))
+        else:
+            sums.add(window_index, similarity_h, targets)
 
     def _forward(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         """``(h, logits)`` in float32; on out-of-memory the batch is split and the batch size halved."""

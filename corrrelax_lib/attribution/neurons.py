@@ -11,9 +11,10 @@ The interactive-dissection method of Lu & Perer (related work, §3), built on Ne
 - neurons get concept labels (§3.2.1), which group the "activation value" and "activation area"
   reports (§3.2.2).
 
-The explorer keeps each image's maps at the layer's own resolution (:func:`layer_activations`, well under a
-megabyte) and upsamples only the image on screen (:func:`upsample_activations`): ROI-pixel maps of every
-neuron take ``K·H·W`` floats, gigabytes for a full-resolution ROI.
+The maps themselves come from :class:`~corrrelax_lib.attribution.neuron_maps.NeuronActivations`; the explorer
+keeps each image's maps at the layer's own resolution and upsamples only the image on screen
+(:func:`upsample_activations`): ROI-pixel maps of every neuron take ``K·H·W`` floats, gigabytes for a
+full-resolution ROI.
 """
 
 from __future__ import annotations
@@ -24,51 +25,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from corrrelax_lib.io.atomic import atomic_write_text
-from corrrelax_lib.models.target_layers import capture_layer, last_conv_layer
-from corrrelax_lib.training.device import resolve_device
 
 # The paper's settings (§3.1.1, §3.2.1).
 QUANTILE = 0.99
 MIN_IOU = 0.2
-
-
-def layer_activations(model: nn.Module, image: np.ndarray, *, image_size: int, device: str = "cpu") -> np.ndarray:
-    """The last convolutional layer's ``(K, h, w)`` feature maps of one ROI image, at the layer's resolution.
-
-    The ROI is resized so that its longer side is ``image_size`` pixels (aspect kept, as the ``"whole"``
-    mode of :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`) and passed once through
-    ``model``; a forward hook keeps the output of
-    :func:`~corrrelax_lib.models.target_layers.last_conv_layer`.
-
-    Args:
-        model: a :class:`~corrrelax_lib.models.classifier.MultiLabelClassifier` taking ``(N, 3, H, W)`` in [0, 1].
-        image: ``(H, W, 3)`` ROI image, uint8 or float in [0, 1].
-        image_size: longer side of the model input, pixels.
-        device: ``"cpu"`` or ``"cuda"``.
-
-    Returns:
-        ``(K, h, w)`` float32, e.g. ``h, w ≈ H·s/32, W·s/32`` with ``s = image_size / max(H, W)`` for
-        ``small_cnn`` (``K = 256``).
-    """
-    image = np.asarray(image)
-    pixels = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-    height, width = pixels.shape[:2]
-    scale = image_size / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # cv2: (w, h)
-    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    torch_device = resolve_device(device)
-    model = model.eval().to(torch_device)
-    with torch.inference_mode(), capture_layer(last_conv_layer(model)) as capture:
-        model(torch.from_numpy(small.transpose(2, 0, 1)).unsqueeze(0).to(torch_device))
-    return capture.activations[0].float().cpu().numpy()
 
 
 def upsample_activations(activations: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -77,38 +43,12 @@ def upsample_activations(activations: np.ndarray, shape: tuple[int, int]) -> np.
     return F.interpolate(maps, size=tuple(shape), mode="bilinear", align_corners=False)[0].numpy()
 
 
-def neuron_activations(model: nn.Module, image: np.ndarray, *, image_size: int, device: str = "cpu") -> np.ndarray:
-    """Activation maps of the ``K`` neurons of the last convolutional layer, in ROI pixels (§3.1.1).
-
-    One forward pass of the ROI resized to ``image_size`` on its longer side (:func:`layer_activations`),
-    upsampled bilinearly back to the ROI (:func:`upsample_activations`).
-
-    Args:
-        model: a :class:`~corrrelax_lib.models.classifier.MultiLabelClassifier`.
-        image: ``(H, W, 3)`` ROI image, uint8 or float in [0, 1].
-        image_size: longer side of the model input, pixels.
-        device: ``"cpu"`` or ``"cuda"``.
-
-    Returns:
-        ``(K, H, W)`` float32, indexed ``[neuron, y, x]``.
-
-    Example:
-        >>> from corrrelax_lib.models.classifier import MultiLabelClassifier
-        >>> maps = neuron_activations(MultiLabelClassifier("small_cnn", 4), np.zeros((90, 60, 3), np.uint8),
-        ...                           image_size=64)
-        >>> maps.shape
-        (256, 90, 60)
-    """
-    activations = layer_activations(model, image, image_size=image_size, device=device)
-    return upsample_activations(activations, np.shape(image)[:2])
-
-
 def activation_thresholds(activations_per_image: Iterable[np.ndarray], quantile: float = QUANTILE) -> np.ndarray:
     """Each neuron's threshold ``q_n``: the ``quantile`` of its activations over all pixels of all images (§3.1.1).
 
     Works on maps of any resolution. Network Dissection takes the quantile over every position of the layer's
-    own maps (:func:`layer_activations`) and thresholds the upsampled maps at it; the explorer does the same,
-    which needs ``K·Σ h_i·w_i`` values instead of ``K·Σ H_i·W_i``.
+    own maps (:attr:`~corrrelax_lib.attribution.neuron_maps.NeuronMaps.layer_maps`) and thresholds the
+    upsampled maps at it; the explorer does the same, which needs ``K·Σ h_i·w_i`` values instead of ``K·Σ H_i·W_i``.
 
     Args:
         activations_per_image: ``(K, H_i, W_i)`` maps of each image (sizes may differ).
@@ -165,7 +105,8 @@ def finding_neurons(
     """Which neurons fire on the annotated findings: :func:`region_neurons` of every box, counted per label.
 
     Args:
-        layer_maps: image_id → ``(K, h, w)`` maps at the layer's resolution (:func:`layer_activations`).
+        layer_maps: image_id → ``(K, h, w)`` maps at the layer's resolution
+            (:attr:`~corrrelax_lib.attribution.neuron_maps.NeuronMaps.layer_maps`).
         thresholds: ``(K,)`` from :func:`activation_thresholds`.
         boxes: image_id → label → ``(N, 4)`` boxes ``(x0, y0, x1, y1)`` in ROI pixels.
         shapes: image_id → ROI ``(H, W)``, the size the maps are upsampled to.

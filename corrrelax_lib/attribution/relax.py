@@ -13,8 +13,9 @@ sum of squared deviations of each chunk, merged into running ones), so memory do
 ``s_i`` is close to 1.
 
 RELAX explains the representation, not a prediction: it is label-free, and every class gets the
-same importance map. The uncertainty is returned by :meth:`RELAX.extra_maps`. Units: cosine
-similarity (not probabilities).
+same importance map. The uncertainty comes with it from :meth:`RELAX.attribute_with_extra`, and
+is the ``"uncertainty"`` extra of the result of :meth:`RELAX.explain`. Units: cosine similarity (not
+probabilities).
 """
 
 from __future__ import annotations
@@ -26,62 +27,47 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from corrrelax_lib.attribution.masks import RandomMasks
-from corrrelax_lib.attribution.roi_explainer import RoiExplainer
+from corrrelax_lib.attribution.masked_input import MaskedInputExplainer
 
 
-class RELAX(RoiExplainer):
+class RELAX(MaskedInputExplainer):
     """RELAX importance (the same for every class) and uncertainty maps.
 
     Args:
         model, labels: as :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`; ``model``
             needs ``features_and_logits(x) -> (h (N, D), logits (N, C))``.
-        n_masks, mask_cells, keep_prob: the random masks, as :class:`~corrrelax_lib.attribution.rise.RISE`
-            (shifted, seeded by ``seed``).
-        mask_chunk: masks per forward pass, per image.
-        **options: the keyword arguments of :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`.
+        n_masks: random masks per input.
+        **options: ``mask_cells``, ``keep_prob``, ``mask_chunk`` of
+            :class:`~corrrelax_lib.attribution.masked_input.MaskedInputExplainer` and the keyword arguments of
+            :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`; ``seed`` seeds the masks.
 
     Example:
         >>> from corrrelax_lib.models.classifier import MultiLabelClassifier
         >>> explainer = RELAX(MultiLabelClassifier("small_cnn", 2), ["a", "b"], n_masks=32, progress=False)
-        >>> explainer.attribute(torch.rand(3, 3, 64, 64)).shape, explainer.extra_maps()["uncertainty"].shape
+        >>> importance, extra = explainer.attribute_with_extra(torch.rand(3, 3, 64, 64))
+        >>> importance.shape, extra["uncertainty"].shape
         (torch.Size([3, 2, 64, 64]), torch.Size([3, 64, 64]))
     """
 
     method = "RELAX"
 
-    def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 3000, mask_cells: int = 8,
-                 keep_prob: float = 0.5, mask_chunk: int = 16, **options: Any) -> None:
-        super().__init__(model, labels, **options)
-        if mask_chunk < 1:
-            raise ValueError(f"mask_chunk must be at least 1, got {mask_chunk}")
-        self.n_masks, self.mask_cells, self.keep_prob, self.mask_chunk = n_masks, mask_cells, keep_prob, mask_chunk
-        self.uncertainty: Tensor | None = None
-
-    def method_parameters(self) -> dict[str, Any]:
-        """The mask set's parameters (not ``mask_chunk``, which does not change the maps)."""
-        return {"n_masks": self.n_masks, "mask_cells": self.mask_cells, "keep_prob": self.keep_prob}
-
-    def extra_maps(self) -> dict[str, Tensor]:
-        """``{"uncertainty": U (N, H, W)}`` of the last :meth:`attribute` call (none before the first)."""
-        return {} if self.uncertainty is None else {"uncertainty": self.uncertainty}
+    def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 3000, **options: Any) -> None:
+        super().__init__(model, labels, n_masks=n_masks, **options)
 
     def attribute(self, x: Tensor) -> Tensor:
-        """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)``: the importance ``R``, repeated for each class.
+        """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)``: the importance ``R``, repeated for each class."""
+        return self.attribute_with_extra(x)[0]
 
-        Also sets :attr:`uncertainty`, ``U`` of shape ``(N, H, W)``. Pixels no mask ever keeps are NaN.
-        """
+    def attribute_with_extra(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(N, 3, H, W)`` images in [0, 1] → the importance ``R`` ``(N, C, H, W)`` (repeated for each class)
+        and ``{"uncertainty": U}``, ``(N, H, W)``. Pixels no mask ever keeps are NaN in both."""
         n, _, height, width = x.shape
-        masks = RandomMasks(self.n_masks, max(height, width), mask_cells=self.mask_cells, keep_prob=self.keep_prob,
-                            shift=True, seed=self.seed, device=x.device)
         weight = x.new_zeros((height, width))  # Σ_i M_i, the same for every image
         importance = x.new_zeros((n, height, width))  # running weighted mean of s
         squares = x.new_zeros((n, height, width))  # running weighted sum of squared deviations
         with torch.no_grad():
             h = self.model.features_and_logits(x)[0]
-            for start in range(0, self.n_masks, self.mask_chunk):
-                chunk = masks[start:start + self.mask_chunk][:, 0, :height, :width]  # M_i: (m, H, W)
-                masked = (x[:, None] * chunk[None, :, None]).flatten(0, 1)  # I ⊙ M_i: (N·m, 3, H, W)
+            for chunk, masked in self.masked_chunks(x):  # M_i (m, H, W), I ⊙ M_i (N·m, 3, H, W)
                 h_masked = self.model.features_and_logits(masked)[0].view(n, len(chunk), -1)
                 similarity = F.cosine_similarity(h[:, None], h_masked, dim=2)  # s_i: (N, m)
                 # The chunk's own weighted mean and squared deviations.
@@ -98,5 +84,5 @@ class RELAX(RoiExplainer):
                 weight = total
         never_kept = weight == 0
         importance = importance.masked_fill(never_kept, float("nan"))
-        self.uncertainty = (squares / weight).masked_fill(never_kept, float("nan"))
-        return importance[:, None].repeat(1, len(self.labels), 1, 1)
+        uncertainty = (squares / weight).masked_fill(never_kept, float("nan"))
+        return importance[:, None].repeat(1, len(self.labels), 1, 1), {"uncertainty": uncertainty}

@@ -20,23 +20,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from corrrelax_lib.attribution.masks import RandomMasks
-from corrrelax_lib.attribution.roi_explainer import RoiExplainer
+from corrrelax_lib.attribution.explainer import HEATMAP
+from corrrelax_lib.attribution.masked_input import MaskedInputExplainer
 
 
-class RISE(RoiExplainer):
+class RISE(MaskedInputExplainer):
     """RISE maps in probability units, one per class.
 
     Args:
         model, labels: as :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`.
         n_masks: random masks per image (the paper: 4000 for ResNet-50).
-        mask_cells: cells across the mask's side (CorRELAX's 8: 32-pixel cells on a 256-pixel
-            window, like RISE's 7 cells on 224 pixels). A non-square input gets square cells:
-            masks of its longer side, cropped.
-        keep_prob: probability that a cell is kept (not occluded); the paper: 0.5.
-        mask_chunk: masks per forward pass, per image (``N × mask_chunk`` masked images at once).
-        **options: the keyword arguments of :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`;
-            ``seed`` seeds the masks (the same masks for every window and image).
+        **options: ``mask_cells``, ``keep_prob`` (the paper: 0.5), ``mask_chunk`` of
+            :class:`~corrrelax_lib.attribution.masked_input.MaskedInputExplainer` and the keyword arguments of
+            :class:`~corrrelax_lib.attribution.roi_explainer.RoiExplainer`; ``seed`` seeds the masks.
 
     Example:
         >>> from corrrelax_lib.models.classifier import MultiLabelClassifier
@@ -46,29 +42,17 @@ class RISE(RoiExplainer):
     """
 
     method = "RISE"
-    probability_maps = True
+    probability_kinds = frozenset({HEATMAP})
 
-    def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 4000, mask_cells: int = 8,
-                 keep_prob: float = 0.5, mask_chunk: int = 16, **options: Any) -> None:
-        super().__init__(model, labels, **options)
-        if mask_chunk < 1:
-            raise ValueError(f"mask_chunk must be at least 1, got {mask_chunk}")
-        self.n_masks, self.mask_cells, self.keep_prob, self.mask_chunk = n_masks, mask_cells, keep_prob, mask_chunk
-
-    def method_parameters(self) -> dict[str, Any]:
-        """The mask set's parameters (not ``mask_chunk``, which does not change the maps)."""
-        return {"n_masks": self.n_masks, "mask_cells": self.mask_cells, "keep_prob": self.keep_prob}
+    def __init__(self, model: nn.Module, labels: Sequence[str], *, n_masks: int = 4000, **options: Any) -> None:
+        super().__init__(model, labels, n_masks=n_masks, **options)
 
     def attribute(self, x: Tensor) -> Tensor:
         """``(N, 3, H, W)`` images in [0, 1] → ``(N, C, H, W)`` maps, probabilities (about [0, 1])."""
         n, _, height, width = x.shape
-        masks = RandomMasks(self.n_masks, max(height, width), mask_cells=self.mask_cells, keep_prob=self.keep_prob,
-                            shift=True, seed=self.seed, device=x.device)
         saliency = x.new_zeros((n, len(self.labels), height, width))
         with torch.no_grad():
-            for start in range(0, self.n_masks, self.mask_chunk):
-                chunk = masks[start:start + self.mask_chunk][:, 0, :height, :width]  # M_i: (m, H, W)
-                masked = (x[:, None] * chunk[None, :, None]).flatten(0, 1)  # I ⊙ M_i: (N·m, 3, H, W)
+            for chunk, masked in self.masked_chunks(x):  # M_i (m, H, W), I ⊙ M_i (N·m, 3, H, W)
                 probabilities = torch.sigmoid(self.model(masked)).view(n, len(chunk), -1)  # p_c: (N, m, C)
                 saliency += torch.einsum("nmc,mhw->nchw", probabilities, chunk)
         return saliency / (self.n_masks * self.keep_prob)

@@ -11,34 +11,34 @@ both, on the same inputs as CorRELAX, so that the pointing game compares methods
   the window values are smoothed with the IoU kernel and upsampled exactly like CorRELAX maps
   (:func:`~corrrelax_lib.windows.reconstruction.smooth_window_map`, Eq. 5–10).
 
-Both modes leave the map NaN outside the breast (whole) or outside the kept windows (windows).
-Subclasses implement :meth:`RoiExplainer.attribute`, one method per module.
+Both modes take the ROI from :func:`~corrrelax_lib.attribution.explainer.prepare_roi` and leave the map NaN
+outside the breast (whole) or outside the kept windows (windows). Subclasses implement
+:meth:`RoiExplainer.attribute` (or, with label-free extras such as RELAX's uncertainty,
+:meth:`RoiExplainer.attribute_with_extra`), one method per module.
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from corrrelax_lib.attribution.explainer import Explainer, PreparedRoi
 from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
-from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_mask
-from corrrelax_lib.training.device import resolve_device
-from corrrelax_lib.windows.grid import foreground_fraction, window_grid
+from corrrelax_lib.models.device import resolve_device
 from corrrelax_lib.windows.kernel import iou_kernel
 from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels
 
 MODES = ("whole", "windows")
 
 
-class RoiExplainer(ABC):
+class RoiExplainer(Explainer):
     """Base class of the baseline methods: ``Method(model, labels, ...).explain(image) -> ClassHeatmaps``.
 
     Args:
@@ -54,10 +54,7 @@ class RoiExplainer(ABC):
         progress: show a progress bar over window batches.
     """
 
-    #: Display name, e.g. ``"Grad-CAM"``.
-    method: ClassVar[str]
-    #: Whether map values are probabilities (RISE), so that the pointing game's 25% / 50% thresholds apply.
-    probability_maps: ClassVar[bool] = False
+    result_type = ClassHeatmaps
 
     def __init__(
         self,
@@ -100,74 +97,44 @@ class RoiExplainer(ABC):
     def attribute(self, x: Tensor) -> Tensor:
         """Per-class attributions of a batch: ``(N, 3, h, w)`` in [0, 1] → ``(N, C, h, w)`` float."""
 
-    def explain(self, image: np.ndarray, foreground: np.ndarray | None = None) -> ClassHeatmaps:
-        """The method's per-class maps of one preprocessed ROI image, in ROI pixels.
+    def attribute_with_extra(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """:meth:`attribute` and the method's ``(N, h, w)`` label-free maps of the same batch (RELAX's
+        ``"uncertainty"``); none by default."""
+        return self.attribute(x), {}
 
-        Args:
-            image: ``(H, W, 3)`` ROI image, float in [0, 1] or uint8 (divided by 255).
-            foreground: ``(H, W)`` bool breast mask; default :func:`~corrrelax_lib.preprocess.roi.breast_mask`
-                of the first channel.
-
-        Raises:
-            EmptyBreastError: no breast pixel (``"whole"``) or no window with enough breast (``"windows"``).
-        """
-        image = np.asarray(image)
-        pixels = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-        if pixels.ndim != 3 or pixels.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
-        if foreground is None:
-            foreground = breast_mask(pixels[..., 0])
+    def explain_roi(self, roi: PreparedRoi) -> ClassHeatmaps:
+        """The method's per-class maps of one prepared ROI, in ROI pixels (``mode`` says how)."""
         start = time.perf_counter()
-        heatmaps, extra = (self._explain_whole if self.mode == "whole" else self._explain_windows)(pixels, foreground)
+        heatmaps, extra = (self._explain_whole if self.mode == "whole" else self._explain_windows)(roi)
         seconds = time.perf_counter() - start
         return ClassHeatmaps(self.method, self.labels, heatmaps, extra,
                              {**self.parameters, "device": str(self.device), "seconds": seconds})
 
-    def extra_maps(self) -> dict[str, Tensor]:
-        """``(N, h, w)`` label-free maps of the last :meth:`attribute` call (RELAX's uncertainty); none by default."""
-        return {}
-
-    def _explain_whole(self, pixels: np.ndarray, foreground: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _explain_whole(self, roi: PreparedRoi) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Attribution of the ROI resized to ``image_size`` on its longer side, resized back."""
-        if not foreground.any():
-            raise EmptyBreastError("the breast mask is empty")
-        height, width = pixels.shape[:2]
-        scale = self.image_size / max(height, width)
-        small_size = (max(1, round(width * scale)), max(1, round(height * scale)))  # cv2: (w, h)
-        small = cv2.resize(pixels, small_size, interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(small.transpose(2, 0, 1)).unsqueeze(0).to(self.device)
-        attribution = self.attribute(x)[0].detach().float().cpu().numpy()
-        extra_small = {name: values[0].detach().float().cpu().numpy() for name, values in self.extra_maps().items()}
+        x = torch.from_numpy(roi.resized(self.image_size)).unsqueeze(0).to(self.device)
+        attribution, extra = self.attribute_with_extra(x)
 
-        def to_roi(plane: np.ndarray) -> np.ndarray:
-            resized = cv2.resize(plane.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-            return np.where(foreground, resized, np.nan).astype(np.float64)
+        def to_roi(plane: Tensor) -> np.ndarray:
+            return roi.to_roi(plane.detach().float().cpu().numpy())
 
-        return np.stack([to_roi(plane) for plane in attribution]), {k: to_roi(v) for k, v in extra_small.items()}
+        return np.stack([to_roi(plane) for plane in attribution[0]]), {k: to_roi(v[0]) for k, v in extra.items()}
 
-    def _explain_windows(self, pixels: np.ndarray, foreground: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _explain_windows(self, roi: PreparedRoi) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Window means of the attribution on CorRELAX's grid, IoU-smoothed and upsampled (Eq. 5–10)."""
-        grid = window_grid(pixels.shape[0], pixels.shape[1], self.window_size, self.stride)
-        kept = np.flatnonzero(foreground_fraction(foreground, grid).ravel() >= self.min_foreground)
-        if len(kept) == 0:
-            raise EmptyBreastError(f"no window has at least {self.min_foreground:.0%} breast pixels")
-        padded = np.zeros((3, *grid.padded_shape), dtype=np.float32)
-        padded[:, : pixels.shape[0], : pixels.shape[1]] = pixels.transpose(2, 0, 1)
-        origins = grid.origins()[kept]
-        window_values = np.full((len(self.labels), grid.n_rows * grid.n_cols), np.nan)
-        extra_values: dict[str, np.ndarray] = {}
-        size = self.window_size
-        for start in tqdm(range(0, len(kept), self.batch_size), desc=self.method, disable=not self.progress):
-            batch = origins[start:start + self.batch_size]
-            x = torch.from_numpy(np.stack([padded[:, y:y + size, x:x + size] for y, x in batch])).to(self.device)
-            index = kept[start:start + self.batch_size]
-            window_values[:, index] = self.attribute(x).detach().double().mean(dim=(2, 3)).T.cpu().numpy()
-            for name, values in self.extra_maps().items():
-                extra_values.setdefault(name, np.full(grid.n_rows * grid.n_cols, np.nan))
-                extra_values[name][index] = values.detach().double().mean(dim=(1, 2)).cpu().numpy()
+        windows = roi.windows(self.window_size, self.stride, self.min_foreground)
+        window_values, extra_values = [], []
+        for start in tqdm(range(0, len(windows.kept), self.batch_size), desc=self.method, disable=not self.progress):
+            x = torch.from_numpy(windows.crops(start, start + self.batch_size)).to(self.device)
+            attribution, extra = self.attribute_with_extra(x)
+            window_values.append(attribution.detach().double().mean(dim=(2, 3)).cpu().numpy())
+            extra_values.append({name: v.detach().double().mean(dim=(1, 2)).cpu().numpy() for name, v in extra.items()})
         kernel = iou_kernel(self.window_size, self.stride)
 
         def to_roi(values: np.ndarray) -> np.ndarray:
-            return window_map_to_pixels(smooth_window_map(values.reshape(grid.shape), kernel), grid)
+            """``(W,)`` kept-window means → ``(H, W)`` ROI pixels."""
+            return window_map_to_pixels(smooth_window_map(windows.on_grid(values), kernel), windows.grid)
 
-        return np.stack([to_roi(v) for v in window_values]), {k: to_roi(v) for k, v in extra_values.items()}
+        per_class = np.concatenate(window_values)  # (W, C)
+        extra = {name: to_roi(np.concatenate([batch[name] for batch in extra_values])) for name in extra_values[0]}
+        return np.stack([to_roi(per_class[:, c]) for c in range(per_class.shape[1])]), extra

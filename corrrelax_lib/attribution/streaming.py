@@ -23,6 +23,9 @@ class CorrelationSums:
         device: where the sums live (next to the model's outputs).
     """
 
+    #: The precision the similarities are computed and summed in.
+    dtype = torch.float64
+
     def __init__(self, n_windows: int, n_targets: int, device: str | torch.device = "cpu") -> None:
         def zeros(*shape: int) -> Tensor:
             return torch.zeros(shape, dtype=torch.float64, device=device)

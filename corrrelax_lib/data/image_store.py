@@ -5,8 +5,11 @@ Each image goes once through :func:`~corrrelax_lib.preprocess.pipeline.preproces
 JSON record of its ROI and of the preprocessing parameters::
 
     <cache_dir>/<image_id>.png    # (h, w, 3) uint8, ROI-cropped; channels original, CLAHE 1.0, CLAHE 2.0
-    <cache_dir>/<image_id>.json   # {"roi": [x0, y0, x1, y1], "source": ..., "clip_limits": ..., "tile_grid": ...,
-                                  #  "apply_voi_lut": ..., "intensity": {...}, "clahe_bits": ...}
+    <cache_dir>/<image_id>.json   # {"roi": [x0, y0, x1, y1], "source": ..., "preprocessing": {...},
+                                  #  "intensity": {...}, "clahe_bits": ...}
+
+``preprocessing`` is the :class:`~corrrelax_lib.config.ImagePreprocessing` the image was made with (VOI LUT,
+CLAHE clip limits, tiles, histogram depth, background); ``clahe_bits`` the histogram depth that gave.
 
 ``intensity`` records what turned the file's stored values into [0, 1] (photometric
 interpretation, PresentationLUTShape, VOI LUT or window applied, inversion, bits stored,
@@ -15,7 +18,8 @@ rescale, stored range; see :class:`~corrrelax_lib.io.mammogram.IntensityRecord`)
 Both files are written atomically, the JSON last: an image is cached exactly when its JSON
 exists. Processes filling the same cache concurrently at worst compute an image twice.
 Images are keyed by ``image_id`` alone: use one cache folder per dataset and parameter set
-(:func:`default_cache_dir` under a profile's artifacts folder is one).
+(:meth:`PreprocessedImageStore.in_artifacts`, the one way the library builds a store, keeps it in
+:func:`default_cache_dir` under a profile's artifacts folder).
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from corrrelax_lib.config import ImagePreprocessing, config_as_dict
 from corrrelax_lib.data.vindr import image_path
 from corrrelax_lib.io.atomic import atomic_path, atomic_write_text
-from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
+from corrrelax_lib.preprocess.pipeline import PAPER_PREPROCESSING, preprocess_mammogram
 from corrrelax_lib.preprocess.roi import Box
 
 
@@ -57,19 +62,22 @@ class StoredImage:
     roi: Box
 
 
-def default_cache_dir(
-    artifacts_dir: str | os.PathLike[str], clip_limits: Sequence[float], tile_grid: int, *, apply_voi_lut: bool = False
-) -> Path:
-    """``<artifacts_dir>/cache/preprocessed-clahe<limits>-tiles<grid>[-voi]``, one folder per parameter set.
+def default_cache_dir(artifacts_dir: str | os.PathLike[str], preprocessing: ImagePreprocessing) -> Path:
+    """``<artifacts_dir>/cache/preprocessed-clahe<limits>-tiles<grid>[-voi][-8bit][-bg0]``, one folder per
+    parameter set; the suffixes name the options that are on (VOI LUT, 8-bit CLAHE, zero background).
 
-    >>> default_cache_dir("artifacts/tiny", (1.0, 2.0), 8).as_posix()
+    >>> default_cache_dir("artifacts/tiny", ImagePreprocessing()).as_posix()
     'artifacts/tiny/cache/preprocessed-clahe1-2-tiles8'
-    >>> default_cache_dir("artifacts/tiny", (1.0, 2.0), 8, apply_voi_lut=True).name
-    'preprocessed-clahe1-2-tiles8-voi'
+    >>> default_cache_dir("artifacts/tiny", ImagePreprocessing(apply_voi_lut=True, clahe_histogram="8-bit",
+    ...                                                        clahe_background="zero")).name
+    'preprocessed-clahe1-2-tiles8-voi-8bit-bg0'
     """
-    limits = "-".join(f"{float(limit):g}" for limit in clip_limits)
-    voi = "-voi" if apply_voi_lut else ""
-    return Path(artifacts_dir) / "cache" / f"preprocessed-clahe{limits}-tiles{int(tile_grid)}{voi}"
+    limits = "-".join(f"{float(limit):g}" for limit in preprocessing.clahe_clip_limits)
+    options = "".join(suffix for suffix, on in (("-voi", preprocessing.apply_voi_lut),
+                                                ("-8bit", preprocessing.clahe_histogram == "8-bit"),
+                                                ("-bg0", preprocessing.clahe_background == "zero")) if on)
+    name = f"preprocessed-clahe{limits}-tiles{int(preprocessing.clahe_tile_grid)}{options}"
+    return Path(artifacts_dir) / "cache" / name
 
 
 class PreprocessedImageStore:
@@ -78,13 +86,13 @@ class PreprocessedImageStore:
     Args:
         data_root: dataset root in the VinDr-Mammo layout.
         cache_dir: where PNG + JSON pairs go (see :func:`default_cache_dir`).
-        clip_limits: CLAHE clip limits (paper: 1.0 and 2.0).
-        tile_grid: CLAHE tiles per side (paper: 8).
-        apply_voi_lut: apply each DICOM's VOI LUT or window (off in the paper, §3.1).
+        preprocessing: what each image goes through (§3.1; default the paper's: CLAHE 1.0 and 2.0 on
+            8 × 8 tiles, no VOI LUT).
         memory_items: decoded images kept in an in-memory LRU (per process; a full-resolution
             VinDr-Mammo image takes about 15 MB).
 
-    >>> store = PreprocessedImageStore(data_root, default_cache_dir(artifacts_dir, (1.0, 2.0), 8))  # doctest: +SKIP
+    >>> preprocessing = study.config.preprocessing  # doctest: +SKIP
+    >>> store = PreprocessedImageStore.in_artifacts(data_root, artifacts_dir, preprocessing)  # doctest: +SKIP
     >>> stored = store.get(study_id, image_id)  # doctest: +SKIP
     >>> stored.image.shape, stored.image.dtype, stored.roi  # doctest: +SKIP
     ((3518, 1650, 3), dtype('uint8'), (0, 0, 1650, 3518))
@@ -94,19 +102,24 @@ class PreprocessedImageStore:
         self,
         data_root: str | os.PathLike[str],
         cache_dir: str | os.PathLike[str],
+        preprocessing: ImagePreprocessing = PAPER_PREPROCESSING,
         *,
-        clip_limits: Sequence[float] = (1.0, 2.0),
-        tile_grid: int = 8,
-        apply_voi_lut: bool = False,
         memory_items: int = 256,
     ) -> None:
         self.data_root = Path(data_root)
         self.cache_dir = Path(cache_dir)
-        self.clip_limits = tuple(float(limit) for limit in clip_limits)
-        self.tile_grid = int(tile_grid)
-        self.apply_voi_lut = bool(apply_voi_lut)
+        self.preprocessing = ImagePreprocessing.of(preprocessing)
         self.memory_items = int(memory_items)
         self._memory: OrderedDict[str, StoredImage] = OrderedDict()
+
+    @classmethod
+    def in_artifacts(
+        cls, data_root: str | os.PathLike[str], artifacts_dir: str | os.PathLike[str],
+        preprocessing: ImagePreprocessing,
+    ) -> PreprocessedImageStore:
+        """The store of a profile's artifacts folder: its cache is :func:`default_cache_dir` of ``preprocessing``,
+        shared by the classifier's training, LEM's, the test images and the example crops."""
+        return cls(data_root, default_cache_dir(artifacts_dir, preprocessing), preprocessing)
 
     def get(self, study_id: str, image_id: str) -> StoredImage:
         """The preprocessed image: from memory, else from the disk cache, else computed and cached.
@@ -154,12 +167,11 @@ class PreprocessedImageStore:
         return self.cache_dir / f"{image_id}.png", self.cache_dir / f"{image_id}.json"
 
     def _parameters(self) -> dict[str, Any]:
-        """The preprocessing parameters a cached image must have been made with, as JSON stores them.
+        """What a cached image's record must say it was made with, as JSON stores it.
 
-        A record without one of them (written before it existed) does not match: the image is recomputed.
+        A record without it (written before the preprocessing options existed) does not match: the image is recomputed.
         """
-        return {"clip_limits": list(self.clip_limits), "tile_grid": self.tile_grid,
-                "apply_voi_lut": self.apply_voi_lut}
+        return {"preprocessing": config_as_dict(self.preprocessing)}
 
     def _record(self, image_id: str) -> dict[str, Any] | None:
         """The cached JSON record if it exists and was made with this store's parameters."""
@@ -189,8 +201,7 @@ class PreprocessedImageStore:
     def _compute(self, study_id: str, image_id: str) -> StoredImage:
         """Preprocess one image and write its PNG, then its JSON record."""
         source = image_path(self.data_root, study_id, image_id)
-        mammogram = preprocess_mammogram(source, clip_limits=self.clip_limits, tile_grid=self.tile_grid,
-                                         apply_voi_lut=self.apply_voi_lut)
+        mammogram = preprocess_mammogram(source, preprocessing=self.preprocessing)
         image = np.round(np.clip(mammogram.image, 0.0, 1.0) * 255.0).astype(np.uint8)
         png_file, json_file = self._paths(image_id)
         with atomic_path(png_file) as tmp:

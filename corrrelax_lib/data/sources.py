@@ -39,13 +39,12 @@ class DataValidationError(DatasetUnavailableError):
         self.report = report
 
 
-def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers: int = 1) -> Path:
+def prepare_dataset(dataset: str, data_root: Path, *, workers: int = 1) -> Path:
     """Return a data root in the VinDr-Mammo layout, generating it for phantom datasets.
 
     Args:
         dataset: manifest name, e.g. ``"phantom-tiny"`` or ``"vindr-mammo"``.
         data_root: where the data live (or will be generated).
-        repository: repository root holding ``data_manifests/``.
         workers: processes used to render phantoms.
 
     Boxes reaching past their image are clipped when the annotations are read; how many (and the CSV
@@ -57,7 +56,7 @@ def prepare_dataset(dataset: str, data_root: Path, repository: Path, *, workers:
             annotation rows that training would refuse.
         DatasetUnavailableError: generated data on disk do not match their manifest's sha256.
     """
-    manifest_file = manifest_path(dataset, repository)
+    manifest_file = manifest_path(dataset)
     manifest = yaml.safe_load(manifest_file.read_text())
     if "generator" in manifest:
         root = write_phantom_dataset(data_root, PhantomConfig.from_manifest(manifest_file), workers=workers)

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -28,7 +28,6 @@ from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.sharding import shard
 from corrrelax_lib.io.artifacts import artifact_is_complete, artifact_problem, remove_partial_files, write_artifact
 from corrrelax_lib.io.claims import try_claim
-from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 
 
 class SavesNpz(Protocol):
@@ -37,8 +36,18 @@ class SavesNpz(Protocol):
     def save(self, path: str | os.PathLike[str]) -> None: ...
 
 
+class IdentifiedImage(Protocol):
+    """An image this module shards and names artifacts by: anything with a unique ``image_id``
+    (:class:`~corrrelax_lib.pipeline.annotated_images.AnnotatedImage`; distributed code sits below the pipeline)."""
+
+    @property
+    def image_id(self) -> str: ...
+
+
+ImageT = TypeVar("ImageT", bound=IdentifiedImage)
+
 #: Computes one image's result, e.g. ``lambda image: explainer.explain(image.image)``.
-ExplainFn = Callable[[AnnotatedImage], SavesNpz]
+ExplainFn = Callable[[ImageT], SavesNpz]
 
 #: How often a process that waits for images claimed by other processes looks again, seconds.
 CLAIM_POLL_INTERVAL = 0.5
@@ -55,7 +64,7 @@ def image_parameters(parameters: Mapping[str, Any], image_id: str) -> dict[str, 
 
 
 def explain_missing(
-    explain_fn: ExplainFn, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str],
+    explain_fn: ExplainFn[ImageT], images: Sequence[ImageT], directory: str | os.PathLike[str],
     parameters: Mapping[str, Any], *, progress: bool = False, desc: str = "images",
 ) -> list[str]:
     """Compute and write the artifact of every image in ``images`` that is not complete; in this process.
@@ -100,7 +109,7 @@ class _Outcome(enum.Enum):
 
 
 def _explain_unless_claimed(
-    explain_fn: ExplainFn, image: AnnotatedImage, directory: Path, parameters: Mapping[str, Any],
+    explain_fn: ExplainFn[ImageT], image: ImageT, directory: Path, parameters: Mapping[str, Any],
 ) -> _Outcome:
     """Make ``image``'s artifact complete unless another live process has claimed it; says which happened."""
     path = artifact_path(directory, image.image_id)
@@ -121,7 +130,7 @@ def _explain_unless_claimed(
 
 
 def explain_shard(
-    explain_fn: ExplainFn, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str],
+    explain_fn: ExplainFn[ImageT], images: Sequence[ImageT], directory: str | os.PathLike[str],
     parameters: Mapping[str, Any], context: DistributedContext | None = None, *, progress: bool = False,
     desc: str = "images",
 ) -> list[str]:

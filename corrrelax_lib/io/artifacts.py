@@ -60,6 +60,18 @@ class ArtifactWriteError(OSError):
         return cls(cause.errno, message) if cause.errno is not None else cls(message)
 
 
+def parameters_key(parameters: Mapping[str, Any], length: int = 12) -> str:
+    """The first ``length`` hex digits of the SHA-256 of ``parameters`` as canonical JSON (sorted keys).
+
+    The one key of every cached result: a folder of maps, a trained model, an executed notebook are named
+    by the key of what made them, so a changed parameter makes a new folder and an unchanged one finds the old.
+
+    >>> parameters_key({"stride": 48, "window_size": 256}) == parameters_key({"window_size": 256, "stride": 48})
+    True
+    """
+    return hashlib.sha256(json.dumps(_canonical(parameters), sort_keys=True).encode()).hexdigest()[:length]
+
+
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
     """The sidecar of an artifact: ``one.npz`` -> ``one.json``."""
     return Path(path).with_suffix(".json")

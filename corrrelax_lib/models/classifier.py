@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
@@ -10,6 +12,9 @@ from corrrelax_lib.models.backbones import build_backbone
 # ImageNet channel statistics, as used by torchvision's pretrained weights.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: What the backbone sees of a [0, 1] input: ImageNet-normalised (this project) or as it is (the authors' code).
+InputNormalisation = Literal["imagenet", "none"]
 
 
 class MultiLabelClassifier(nn.Module):
@@ -20,8 +25,9 @@ class MultiLabelClassifier(nn.Module):
     the paper's final Sigmoid is applied by callers: ``probabilities = torch.sigmoid(logits)``.
 
     Inputs are ``(N, 3, H, W)`` float images in [0, 1] (channels: original, CLAHE 1.0, CLAHE 2.0).
-    The first step of the backbone path is a fixed ImageNet mean/std normalisation, kept in
-    non-trainable buffers (``pixel_mean``, ``pixel_std``), so callers never normalise.
+    The first step of the backbone path is a fixed normalisation ``(x - pixel_mean) / pixel_std`` kept in
+    non-trainable buffers, so callers never normalise: ImageNet's mean and std (``"imagenet"``), or 0 and 1
+    (``"none"``, the authors' code, whose crops enter the backbone in [0, 1]).
 
     Args:
         backbone: a name from ``corrrelax_lib.models.backbones.BACKBONES``, e.g. ``"efficientnet_v2_s"``.
@@ -29,6 +35,9 @@ class MultiLabelClassifier(nn.Module):
         weights: ``None`` (random initialisation) or a torchvision weights spec such as ``"DEFAULT"``.
         hidden_units: width of the head's hidden layer (paper: 512).
         dropout: drop probability of the head's first layer (paper: 0.5).
+        input_normalisation: ``"imagenet"`` (this project; the paper does not say) or ``"none"``.
+        output_bias: whether the head's last Linear has a bias (the paper: a dense layer; one version of
+            the authors' code: none, so that a zero feature vector gives zero logits).
 
     Example:
         >>> model = MultiLabelClassifier("resnet18", n_labels=4).eval()
@@ -45,6 +54,8 @@ class MultiLabelClassifier(nn.Module):
         weights: str | None = None,
         hidden_units: int = 512,
         dropout: float = 0.5,
+        input_normalisation: InputNormalisation = "imagenet",
+        output_bias: bool = True,
     ) -> None:
         super().__init__()
         self.backbone_name = backbone
@@ -53,10 +64,13 @@ class MultiLabelClassifier(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(self.feature_dim, hidden_units),
             nn.ReLU(inplace=False),
-            nn.Linear(hidden_units, n_labels),
+            nn.Linear(hidden_units, n_labels, bias=output_bias),
         )
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if input_normalisation not in ("imagenet", "none"):
+            raise ValueError(f"input_normalisation must be 'imagenet' or 'none', got {input_normalisation!r}")
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if input_normalisation == "imagenet" else ((0.0,) * 3, (1.0,) * 3)
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """One backbone pass giving the feature vector ``h`` (paper §3.4) and the logits.

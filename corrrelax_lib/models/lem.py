@@ -17,7 +17,6 @@ the probability, maxima and minima aggregated separately); see :func:`lem_aggreg
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,6 +24,7 @@ from torch import Tensor, nn
 
 from corrrelax_lib.models.backbones import build_backbone
 from corrrelax_lib.models.classifier import IMAGENET_MEAN, IMAGENET_STD
+from corrrelax_lib.preprocess.roi_input import resize_roi, roi_pixels
 
 #: The backbones whose convolutional trunk :func:`conv_trunk` can take apart.
 LEM_BACKBONES: tuple[str, ...] = ("small_cnn", "resnet18")
@@ -172,7 +172,8 @@ class LEMClassifier(nn.Module):
 
 
 def to_model_input(image: np.ndarray, image_size: tuple[int, int]) -> Tensor:
-    """A whole ROI image as LEM sees it: resized (area interpolation) to a fixed ``(height, width)``.
+    """A whole ROI image as LEM sees it: resized to a fixed ``(height, width)`` by the one whole-ROI rule
+    (:func:`~corrrelax_lib.preprocess.roi_input.resize_roi`: area averaging when shrinking, else bilinear).
 
     The paper resizes every mammogram to one standard size; the aspect ratio is not kept.
 
@@ -183,7 +184,5 @@ def to_model_input(image: np.ndarray, image_size: tuple[int, int]) -> Tensor:
     Returns:
         ``(3, height, width)`` float32 in [0, 1].
     """
-    height, width = image_size
-    pixels = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-    resized = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
+    resized = resize_roi(roi_pixels(image), (int(image_size[0]), int(image_size[1])))
     return torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))

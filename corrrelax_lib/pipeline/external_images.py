@@ -9,8 +9,6 @@ artifacts, so the chapter computes them once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,9 +19,10 @@ import pandas as pd
 
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.config import ImagePreprocessing, config_as_dict
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
-from corrrelax_lib.pipeline.correlax_images import explain_images
+from corrrelax_lib.pipeline.explained_images import explain_images, maps_directory
 from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
 
 
@@ -33,7 +32,7 @@ def external_image_id(row: Mapping[str, Any]) -> str:
 
 
 def external_images(
-    files: pd.DataFrame, *, image_height: int | None, clip_limits: Sequence[float], tile_grid: int,
+    files: pd.DataFrame, *, image_height: int | None, preprocessing: ImagePreprocessing,
 ) -> list[AnnotatedImage]:
     """Every scan of ``files`` preprocessed as the training images were (§3.1), in ``files`` order.
 
@@ -42,7 +41,7 @@ def external_images(
             (:func:`corrrelax_lib.data.cbis_ddsm.cbis_ddsm_files`).
         image_height: rows each whole mammogram is resampled to before ROI cropping and CLAHE;
             ``None`` keeps the scan's own size.
-        clip_limits, tile_grid: CLAHE settings of the profile.
+        preprocessing: the profile's (the training images'), e.g. ``study.config.preprocessing``.
 
     Returns:
         :class:`AnnotatedImage` per scan (``study_id`` = patient, ``image_id`` = :func:`external_image_id`,
@@ -53,37 +52,38 @@ def external_images(
     """
     images = []
     for row in files.to_dict("records"):
-        mammogram = preprocess_mammogram(row["file"], clip_limits=clip_limits, tile_grid=tile_grid,
-                                         image_height=image_height)
+        mammogram = preprocess_mammogram(row["file"], preprocessing=preprocessing, image_height=image_height)
         pixels = np.round(np.clip(mammogram.image, 0.0, 1.0) * 255.0).astype(np.uint8)
         images.append(AnnotatedImage(str(row["patient"]), external_image_id(row), pixels, {}))
     return images
 
 
 def external_maps_directory(
-    artifacts_dir: str | os.PathLike[str], classifier_name: str, explainer: CorRELAX, preprocessing: Mapping[str, Any],
+    artifacts_dir: str | os.PathLike[str], classifier_name: str, explainer: CorRELAX, *, image_height: int | None,
+    preprocessing: ImagePreprocessing,
 ) -> Path:
-    """``<artifacts_dir>/external/<classifier>-<12 hex>``, keyed by the map and preprocessing parameters."""
-    key = {"correlax": explainer.parameters, "preprocessing": dict(preprocessing)}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(artifacts_dir) / "external" / f"{classifier_name}-{digest}"
+    """``<artifacts_dir>/external/<classifier>-<12 hex>``, keyed by the map parameters, the scans' height and
+    their preprocessing (its :class:`ImagePreprocessing` fields)."""
+    key = {"correlax": explainer.parameters, "image_height": image_height,
+           "preprocessing": config_as_dict(ImagePreprocessing.of(preprocessing))}
+    return maps_directory(artifacts_dir, "external", classifier_name, key)
 
 
 def explain_external_images(
     explainer: CorRELAX, files: pd.DataFrame, directory: str | os.PathLike[str],
-    context: DistributedContext | None = None, *, image_height: int | None, clip_limits: Sequence[float],
-    tile_grid: int, progress: bool = False,
+    context: DistributedContext | None = None, *, image_height: int | None, preprocessing: ImagePreprocessing,
+    progress: bool = False,
 ) -> tuple[list[AnnotatedImage], dict[str, CorrelaxMaps]]:
     """The preprocessed scans of ``files`` and their CorRELAX maps (computed once per scan, then read back).
 
     Args:
         explainer: the profile's :class:`CorRELAX` (trained classifier inside).
-        files, image_height, clip_limits, tile_grid: as :func:`external_images`.
+        files, image_height, preprocessing: as :func:`external_images`.
         directory: where the per-scan artifacts live (:func:`external_maps_directory`).
         context: this process in a ``torchrun`` job (each rank explains its share); default one process.
         progress: show a progress bar.
     """
-    images = external_images(files, image_height=image_height, clip_limits=clip_limits, tile_grid=tile_grid)
+    images = external_images(files, image_height=image_height, preprocessing=preprocessing)
     return images, explain_images(explainer, images, directory, context, progress=progress)
 
 

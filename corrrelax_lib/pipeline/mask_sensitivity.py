@@ -4,32 +4,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.explainer import prepare_roi
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
-from corrrelax_lib.preprocess.roi import breast_mask
-from corrrelax_lib.windows.grid import foreground_fraction, window_grid
+from corrrelax_lib.pipeline.explained_images import explain_images
 
 
 def sample_windows(image: np.ndarray, explainer: CorRELAX, n_windows: int, seed: int) -> np.ndarray:
     """A seeded sample of ``n_windows`` breast windows: ``(n_rows, n_cols)`` bool selection for ``explain``.
 
     Args:
-        image: ``(H, W, 3)`` uint8 ROI image.
+        image: ``(H, W, 3)`` ROI image, uint8 or float in [0, 1], prepared as every explainer prepares it
+            (:func:`~corrrelax_lib.attribution.explainer.prepare_roi`).
         explainer: gives the window grid and the breast-share threshold.
+
+    Raises:
+        EmptyBreastError: no window holds enough breast.
     """
-    grid = window_grid(image.shape[0], image.shape[1], explainer.window_size, explainer.stride)
-    fraction = foreground_fraction(breast_mask(image[..., 0] / 255.0), grid)
-    candidates = np.flatnonzero(fraction.ravel() >= explainer.min_foreground)
-    chosen = np.random.default_rng(seed).choice(candidates, size=min(n_windows, len(candidates)), replace=False)
-    selection = np.zeros(grid.n_rows * grid.n_cols, dtype=bool)
+    windows = prepare_roi(image).windows(explainer.window_size, explainer.stride, explainer.min_foreground)
+    chosen = np.random.default_rng(seed).choice(windows.kept, size=min(n_windows, len(windows.kept)), replace=False)
+    selection = np.zeros(windows.grid.n_rows * windows.grid.n_cols, dtype=bool)
     selection[chosen] = True
-    return selection.reshape(grid.shape)
+    return selection.reshape(windows.grid.shape)
 
 
 def prefix_errors(maps: CorrelaxMaps, counts: Sequence[int]) -> pd.DataFrame:
@@ -69,11 +70,7 @@ def explain_window_samples(
     explainer: CorRELAX, images: Sequence[AnnotatedImage], selections: Mapping[str, np.ndarray],
     directory: str | os.PathLike[str],
 ) -> dict[str, CorrelaxMaps]:
-    """``{image_id: maps}`` of the selected windows only, one cached ``.npz`` per image (written atomically)."""
-    maps = {}
-    for image in images:
-        path = Path(directory) / f"{image.image_id}.npz"
-        if not path.is_file():
-            explainer.explain(image.image, windows=selections[image.image_id]).save(path)
-        maps[image.image_id] = CorrelaxMaps.load(path)
-    return maps
+    """``{image_id: maps}`` of the selected windows only: one checksummed artifact per image
+    (:func:`~corrrelax_lib.pipeline.explained_images.explain_images`), recomputed when the file is corrupt or
+    the parameters or selections changed."""
+    return explain_images(explainer, images, directory, windows=selections)

@@ -1,115 +1,73 @@
 """Every method's maps of the same test images, scored by the same pointing game (the baselines chapter).
 
-Each method's maps are cached per image (``<artifacts>/baselines/<classifier>-<key>/<image_id>.npz``,
-written atomically), so an interrupted run resumes and a rerun reads them back. A method is scored
-by three criteria: the map's maximum lies on a box of the label (grown by the tolerance), and, for
-maps in probability units only, that maximum is also at least 25% or 50% (paper Table 4's thresholds).
+Each method's maps are cached per image as every method's are
+(:func:`~corrrelax_lib.pipeline.explained_images.explain_images`, under ``<artifacts>/baselines/`` for the
+baselines), so an interrupted run resumes and a rerun reads them back. A method is scored by three
+criteria: the map's maximum lies on a box of the label (grown by the tolerance), and, for maps in
+probability units only, that maximum is also at least 25% or 50% (paper Table 4's thresholds).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
-from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
-from corrrelax_lib.attribution.roi_explainer import RoiExplainer
-from corrrelax_lib.distributed.context import DistributedContext
-from corrrelax_lib.distributed.explain import explain_shard
-from corrrelax_lib.distributed.gather import read_artifacts
-from corrrelax_lib.metrics.pointing_game import chance_hit_rate, hit
+from corrrelax_lib.attribution.explainer import Explainer, Explanation
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
+from corrrelax_lib.pipeline.explained_images import Criterion, pointing_pairs
 
-#: Pointing-game criteria of the comparison: hit-test keyword arguments, and whether they need probabilities.
-COMPARISON_CRITERIA: dict[str, tuple[dict[str, float], bool]] = {
-    "max on box": ({}, False),
-    "max ≥ 25%": ({"threshold": 0.25}, True),
-    "max ≥ 50%": ({"threshold": 0.5}, True),
-}
+#: Pointing-game criteria of the comparison: the threshold the map's maximum must reach (``None``: none), which
+#: applies only to maps in probability units.
+COMPARISON_CRITERIA: dict[str, float | None] = {"max on box": None, "max ≥ 25%": 0.25, "max ≥ 50%": 0.5}
+
+#: The CorRELAX maps compared with the other methods.
+CORRELAX_KINDS: tuple[str, ...] = ("prediction", "correlation", "product")
 
 
 @dataclass(frozen=True)
 class MethodMaps:
-    """One method's maps of every test image.
+    """One row of the comparison: one kind of map of one method, for every test image.
 
     Attributes:
-        name: row name of the comparison, e.g. ``"Grad-CAM (whole ROI)"``.
-        pixel_map: ``(image_id, label) -> (H, W)`` map in ROI pixels, NaN where the method has no value.
+        name: row name, e.g. ``"Grad-CAM (whole ROI)"`` or ``"CorRELAX prediction"``.
+        maps: ``image_id -> explanation`` (:class:`~corrrelax_lib.attribution.explainer.Explanation`) of every image.
+        kind: the map kind compared (:attr:`Explanation.kinds <corrrelax_lib.attribution.explainer.Explanation.kinds>`).
         probability_maps: whether the values are probabilities (the 25% / 50% criteria apply).
-        seconds_per_image: mean compute time per image, seconds (as measured when the maps were computed).
     """
 
     name: str
-    pixel_map: Callable[[str, str], np.ndarray]
+    maps: Mapping[str, Explanation]
+    kind: str
     probability_maps: bool
-    seconds_per_image: float
 
+    @classmethod
+    def of(cls, name: str, explainer: Explainer | type[Explainer], maps: Mapping[str, Explanation],
+           kind: str) -> MethodMaps:
+        """The row of ``kind`` of ``explainer``'s ``maps``: probabilities when the explainer says that kind is."""
+        return cls(name, maps, kind, kind in explainer.probability_kinds)
 
-def heatmaps_directory(artifacts_dir: str | os.PathLike[str], classifier_name: str, explainer: RoiExplainer) -> Path:
-    """``<artifacts_dir>/baselines/<classifier>-<12 hex>``: one folder per classifier, method and parameters."""
-    key = hashlib.sha256(json.dumps(explainer.parameters, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(artifacts_dir) / "baselines" / f"{classifier_name}-{key}"
+    def pixel_map(self, image_id: str, label: str) -> np.ndarray:
+        """The ``(H, W)`` map of ``label`` in image ``image_id``, ROI pixels, NaN where the method has no value."""
+        return self.maps[image_id].pixel_map(self.kind, label)
 
+    @property
+    def seconds_per_image(self) -> float:
+        """Mean compute time per image, seconds (as measured when the maps were computed)."""
+        return float(np.mean([explanation.seconds for explanation in self.maps.values()]))
 
-def explain_images_with(
-    explainer: RoiExplainer, images: Sequence[AnnotatedImage], directory: str | os.PathLike[str],
-    context: DistributedContext | None = None, *, progress: bool = False,
-) -> dict[str, ClassHeatmaps]:
-    """``{image_id: heatmaps}``, computing only images without a complete ``<directory>/<image_id>.npz``
-    (a checksummed artifact; shared across ``torchrun`` ranks as
-    :func:`corrrelax_lib.pipeline.correlax_images.explain_images`)."""
-    parameters = explainer.parameters
-    explain_shard(lambda image: explainer.explain(image.image), images, directory, parameters, context,
-                  progress=progress, desc=explainer.method)
-    return read_artifacts([image.image_id for image in images], directory, parameters, ClassHeatmaps.load)
-
-
-def heatmap_method_maps(name: str, heatmaps: Mapping[str, ClassHeatmaps], *, probability_maps: bool) -> MethodMaps:
-    """A method's :class:`MethodMaps` from its heatmaps of every image (``image_id -> ClassHeatmaps``)."""
-    seconds = float(np.mean([maps.metadata["seconds"] for maps in heatmaps.values()]))
-    return MethodMaps(name, lambda image_id, label: heatmaps[image_id].pixel_map(label), probability_maps, seconds)
-
-
-#: The CorRELAX map kinds compared with the baselines (chapter 08's first rows).
-CORRELAX_KINDS: tuple[str, ...] = ("prediction", "correlation", "product")
-
-
-def correlax_method_maps(maps: Mapping[str, CorrelaxMaps], kinds: Sequence[str]) -> list[MethodMaps]:
-    """One :class:`MethodMaps` per CorRELAX map kind (``prediction`` maps are probabilities)."""
-    seconds = float(np.mean([m.metadata["seconds"]["explain"] for m in maps.values()]))
-
-    def of_kind(kind: str) -> Callable[[str, str], np.ndarray]:
-        return lambda image_id, label: maps[image_id].pixel_map(kind, label)
-
-    return [MethodMaps(f"CorRELAX {kind}", of_kind(kind), kind == "prediction", seconds) for kind in kinds]
-
-
-def method_pointing_pairs(
-    images: Sequence[AnnotatedImage], method: MethodMaps, labels: Sequence[str], *, tolerance: float,
-) -> pd.DataFrame:
-    """One row per image-label pair: ``method, image_id, label``, a column per :data:`COMPARISON_CRITERIA`
-    (bool; ``<NA>`` where a criterion needs probabilities and the maps are not), and ``chance``
-    (the hit rate of a uniformly random point where the map is defined)."""
-    rows = []
-    for image in images:
-        for label in labels:
-            if label not in image.boxes_by_label:
-                continue
-            boxes, heatmap = image.boxes_by_label[label], method.pixel_map(image.image_id, label)
-            hits = {criterion: hit(heatmap, boxes, tolerance=tolerance, **keywords)
-                    if method.probability_maps or not needs_probability else pd.NA
-                    for criterion, (keywords, needs_probability) in COMPARISON_CRITERIA.items()}
-            rows.append({"method": method.name, "image_id": image.image_id, "label": label, **hits,
-                         "chance": chance_hit_rate(np.isfinite(heatmap), boxes, tolerance=tolerance)})
-    pairs = pd.DataFrame(rows, columns=["method", "image_id", "label", *COMPARISON_CRITERIA, "chance"])
-    return pairs.astype({criterion: "boolean" for criterion in COMPARISON_CRITERIA})
+    def pairs(self, images: Sequence[AnnotatedImage], labels: Sequence[str], *, tolerance: float) -> pd.DataFrame:
+        """One row per image-label pair: ``method, image_id, label``, a column per :data:`COMPARISON_CRITERIA`
+        (bool; ``<NA>`` where a criterion needs probabilities and the maps are not), and ``chance``
+        (:func:`~corrrelax_lib.pipeline.explained_images.pointing_pairs`)."""
+        criteria = {name: Criterion(self.kind, threshold=threshold) for name, threshold in COMPARISON_CRITERIA.items()
+                    if self.probability_maps or threshold is None}
+        pairs = pointing_pairs(images, self.maps, labels, criteria, tolerance=tolerance)
+        pairs = pairs.reindex(columns=["image_id", "label", *COMPARISON_CRITERIA, "chance"])
+        pairs.insert(0, "method", self.name)
+        return pairs.astype({criterion: "boolean" for criterion in COMPARISON_CRITERIA})
 
 
 def comparison_table(pairs: pd.DataFrame, methods: Sequence[MethodMaps], labels: Sequence[str]) -> pd.DataFrame:
@@ -117,7 +75,7 @@ def comparison_table(pairs: pd.DataFrame, methods: Sequence[MethodMaps], labels:
     accuracies where they apply, the chance level, support (pairs) and seconds per image.
 
     Args:
-        pairs: :func:`method_pointing_pairs` of every method, concatenated.
+        pairs: :meth:`MethodMaps.pairs` of every method, concatenated.
         methods: the methods, in row order.
         labels: the labels, in column order; a label without pairs has NaN accuracy.
     """
@@ -141,11 +99,10 @@ def comparison_table(pairs: pd.DataFrame, methods: Sequence[MethodMaps], labels:
 def method_comparison(
     images: Sequence[AnnotatedImage], methods: Sequence[MethodMaps], labels: Sequence[str], *, tolerance: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every method's :func:`method_pointing_pairs` on the same images, and their :func:`comparison_table`.
+    """Every method's :meth:`MethodMaps.pairs` on the same images, and their :func:`comparison_table`.
 
     Returns:
         ``(pairs, table)``: one row per method, image and label; one row per method.
     """
-    pairs = pd.concat([method_pointing_pairs(images, method, labels, tolerance=tolerance) for method in methods],
-                      ignore_index=True)
+    pairs = pd.concat([method.pairs(images, labels, tolerance=tolerance) for method in methods], ignore_index=True)
     return pairs, comparison_table(pairs, methods, labels)

@@ -3,7 +3,7 @@
 Two numbers are measured here, and everything else is worked out from them:
 
 * **masked passes per second**: :class:`~corrrelax_lib.attribution.correlax.CorRELAX` itself,
-  built from the profile (:func:`~corrrelax_lib.pipeline.correlax_images.profile_explainer`), explains
+  built from the study (:func:`~corrrelax_lib.pipeline.correlax_images.study_explainer`), explains
   a synthetic strip of windows of random pixels. The engine's own timer for its masked passes
   (``maps.metadata["masks_per_second"]``) gives the rate: the same window reading, mask products,
   mixed precision and streaming sums as on a mammogram.
@@ -26,8 +26,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +34,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from corrrelax_lib.book.paper import paper_roi_size, paper_table1
+from corrrelax_lib.config import StudyConfig
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.io.atomic import atomic_path
+from corrrelax_lib.metrics.paper import paper_roi_size, paper_table1
 from corrrelax_lib.models.classifier import MultiLabelClassifier
-from corrrelax_lib.pipeline.correlax_images import profile_explainer
-from corrrelax_lib.training.device import amp_dtype, autocast, resolve_device
+from corrrelax_lib.models.device import amp_dtype, autocast, resolve_device
+from corrrelax_lib.pipeline.correlax_images import study_explainer
+from corrrelax_lib.training.config import study_training_config
 from corrrelax_lib.training.focal_loss import focal_loss
+from corrrelax_lib.training.loop import batch_loss
+from corrrelax_lib.training.run import build_model
 from corrrelax_lib.windows.grid import window_grid
 
 
 def masked_pass_throughput(
-    parameters: Mapping[str, Any], *, device: str, n_batches: int = 2, batch_size: int | None = None,
+    config: StudyConfig, *, device: str, n_batches: int = 2, batch_size: int | None = None,
 ) -> float:
     """Masked forward passes per second of the profile's classifier through the CorRELAX engine.
 
@@ -57,11 +60,11 @@ def masked_pass_throughput(
     not counted.
 
     Args:
-        parameters: a profile's parameters; reads ``backbone, pretrained_weights, seed, window_size,
-            stride, mask_cells, keep_prob, mask_shift, mask_chunk, correlax_batch_size``.
-        device: ``"cpu"`` or ``"cuda"`` (overrides the profile's).
+        config: a study; reads ``classifier.backbone, classifier.pretrained_weights, seed`` and its
+            ``correlax`` section.
+        device: ``"cpu"`` or ``"cuda"`` (overrides the study's).
         n_batches: timed batches.
-        batch_size: masked windows per forward pass ``B``; default the profile's ``correlax_batch_size``.
+        batch_size: masked windows per forward pass ``B``; default ``correlax.batch_size``.
 
     Returns:
         Masked passes per second, counted by the engine's timer. Its end waits for the device (the
@@ -70,49 +73,50 @@ def masked_pass_throughput(
         masked time: the rate is then slightly underestimated, never overestimated.
 
     Example:
-        >>> from corrrelax_lib.book.profiles import load_profile
-        >>> masked_pass_throughput(load_profile("tiny").parameters, device="cpu")  # doctest: +SKIP
+        >>> from corrrelax_lib.pipeline.study import Study
+        >>> masked_pass_throughput(Study.open("tiny").config, device="cpu")  # doctest: +SKIP
         1480.2
     """
-    batch_size = batch_size or parameters["correlax_batch_size"]
-    model = _classifier(parameters).eval()
-    _explain_strip(model, parameters, device, n_masks=batch_size, n_windows=1, batch_size=batch_size)  # warm-up
-    n_masks, n_windows = _timed_round(parameters, n_batches, batch_size)
+    batch_size = batch_size or config.correlax.batch_size
+    model = _classifier(config).eval()
+    _explain_strip(model, config, device, n_masks=batch_size, n_windows=1, batch_size=batch_size)  # warm-up
+    n_masks, n_windows = _timed_round(config, n_batches, batch_size)
     _synchronize(resolve_device(device))
-    metadata = _explain_strip(model, parameters, device, n_masks=n_masks, n_windows=n_windows, batch_size=batch_size)
+    metadata = _explain_strip(model, config, device, n_masks=n_masks, n_windows=n_windows, batch_size=batch_size)
     return float(metadata["masks_per_second"])
 
 
 def training_step_seconds(
-    parameters: Mapping[str, Any], *, device: str, n_steps: int = 2, batch_size: int | None = None,
+    config: StudyConfig, *, device: str, n_steps: int = 2, batch_size: int | None = None,
 ) -> float:
-    """Seconds per optimisation step at the profile's ``batch_size`` and ``crop_size``.
+    """Seconds per optimisation step at the study's ``classifier.batch_size`` and ``classifier.crop_size``.
 
     One step is what :func:`corrrelax_lib.training.loop.fit` does per batch: forward under autocast,
-    focal loss (Eq. 1, the profile's ``focal_alpha``, ``focal_gamma`` and ``focal_alpha_form``), backward,
-    Adam step (with a gradient scaler under float16). Inputs are random ``(B, 3, crop_size, crop_size)`` crops and
-    random multi-hot targets; data loading is not included. One untimed step warms up.
+    focal loss (Eq. 1, the classifier section's ``focal_alpha``, ``focal_gamma``, ``focal_alpha_form`` and
+    ``focal_reduction``), backward, Adam step (its ``weight_decay``; with a gradient scaler under float16).
+    Inputs are random ``(B, 3, crop_size, crop_size)`` crops and random multi-hot targets; data loading is
+    not included. One untimed step warms up.
 
     Args:
-        parameters: a profile's parameters; reads ``backbone, pretrained_weights, seed, crop_size,
-            batch_size, learning_rate, focal_alpha, focal_gamma, focal_alpha_form``.
-        device: ``"cpu"`` or ``"cuda"`` (overrides the profile's).
+        config: a study; reads its ``classifier`` section and ``seed``.
+        device: ``"cpu"`` or ``"cuda"`` (overrides the study's).
         n_steps: timed steps.
-        batch_size: crops per timed step; default the profile's ``batch_size``. With another value the
-            measured seconds per crop are multiplied by the profile's ``batch_size``.
+        batch_size: crops per timed step; default ``classifier.batch_size``. With another value the
+            measured seconds per crop are multiplied by ``classifier.batch_size``.
 
     Returns:
-        Seconds per step of ``parameters["batch_size"]`` crops.
+        Seconds per step of ``classifier.batch_size`` crops.
     """
     torch_device = resolve_device(device)
-    batch_size = batch_size or parameters["batch_size"]
-    model = _classifier(parameters).to(torch_device).train()
+    classifier = config.classifier
+    batch_size = batch_size or classifier.batch_size
+    model = _classifier(config).to(torch_device).train()
     if torch_device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=parameters["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=classifier.learning_rate, weight_decay=classifier.weight_decay)
     scaler = torch.amp.GradScaler(torch_device.type, enabled=amp_dtype(torch_device) == torch.float16)
-    generator = torch.Generator().manual_seed(parameters["seed"])
-    size = parameters["crop_size"]
+    generator = torch.Generator().manual_seed(config.seed)
+    size = classifier.crop_size
     images = torch.rand(batch_size, 3, size, size, generator=generator).to(torch_device)
     if torch_device.type == "cuda":
         images = images.contiguous(memory_format=torch.channels_last)
@@ -121,10 +125,10 @@ def training_step_seconds(
     def step() -> None:
         with autocast(torch_device):
             logits = model(images)
-        loss = focal_loss(logits.float(), targets, alpha=parameters["focal_alpha"], gamma=parameters["focal_gamma"],
-                          alpha_form=parameters["focal_alpha_form"])
+        terms = focal_loss(logits.float(), targets, alpha=classifier.focal_alpha, gamma=classifier.focal_gamma,
+                           alpha_form=classifier.focal_alpha_form, reduction="none")
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(batch_loss(terms, classifier.focal_reduction)).backward()
         scaler.step(optimizer)
         scaler.update()
 
@@ -135,20 +139,20 @@ def training_step_seconds(
         step()
     _synchronize(torch_device)
     seconds_per_crop = (time.perf_counter() - start) / (n_steps * batch_size)
-    return seconds_per_crop * parameters["batch_size"]
+    return seconds_per_crop * classifier.batch_size
 
 
-def paper_roi_windows(parameters: Mapping[str, Any], roi_height: int, roi_width: int) -> int:
-    """Windows on the profile's grid (``window_size``, ``stride``) over a ``roi_height × roi_width`` ROI.
+def paper_roi_windows(window_size: int, stride: int, roi_height: int, roi_width: int) -> int:
+    """Windows on the grid of ``window_size`` px every ``stride`` px over a ``roi_height × roi_width`` ROI.
 
     All windows of the grid: CorRELAX skips those with less than ``min_foreground`` breast, which
     on a real ROI are a few along its border, so this is an upper bound of the windows explained.
 
     Example:
-        >>> paper_roi_windows({"window_size": 256, "stride": 48}, 2497, 885)  # the paper's mean ROI: 48 x 15
+        >>> paper_roi_windows(256, 48, 2497, 885)  # the paper's mean ROI: 48 x 15
         720
     """
-    grid = window_grid(roi_height, roi_width, parameters["window_size"], parameters["stride"])
+    grid = window_grid(roi_height, roi_width, window_size, stride)
     return grid.n_rows * grid.n_cols
 
 
@@ -253,7 +257,7 @@ class CostEstimate:
 
 
 def estimate_full_cost(
-    parameters: Mapping[str, Any],
+    config: StudyConfig,
     *,
     device: str,
     n_batches: int = 2,
@@ -265,46 +269,46 @@ def estimate_full_cost(
     """Measure the two rates and work out per-image, per-epoch and whole-training seconds.
 
     Args:
-        parameters: a profile's parameters (see :func:`masked_pass_throughput`,
-            :func:`training_step_seconds`; also ``n_masks, epochs``).
+        config: a study (see :func:`masked_pass_throughput`, :func:`training_step_seconds`).
         device: ``"cpu"`` or ``"cuda"``.
         n_batches, masked_batch_size: passed to :func:`masked_pass_throughput` (``batch_size``).
         n_steps, training_batch_size: passed to :func:`training_step_seconds` (``batch_size``).
-            The defaults of both time the profile's batch sizes; on a CPU, e.g. 32 masked windows
+            The defaults of both time the study's batch sizes; on a CPU, e.g. 32 masked windows
             and 16 crops keep the full profile at about a minute.
         roi_size: ``(height, width)`` in pixels; default the paper's mean ROI (2497, 885).
 
     Example:
-        >>> from corrrelax_lib.book.profiles import load_profile
-        >>> parameters = load_profile("full", {"pretrained_weights": None}).parameters
-        >>> estimate_full_cost(parameters, device="cpu", masked_batch_size=32,
+        >>> from corrrelax_lib.pipeline.study import Study
+        >>> config = Study.open("full", {"classifier.pretrained_weights": None}).config
+        >>> estimate_full_cost(config, device="cpu", masked_batch_size=32,
         ...                    training_batch_size=16).to_frame()  # doctest: +SKIP
     """
     torch_device = resolve_device(device)
-    masked_batch_size = masked_batch_size or parameters["correlax_batch_size"]
-    training_batch_size = training_batch_size or parameters["batch_size"]
-    throughput = masked_pass_throughput(parameters, device=device, n_batches=n_batches, batch_size=masked_batch_size)
-    timed_passes = math.prod(_timed_round(parameters, n_batches, masked_batch_size))
-    step_seconds = training_step_seconds(parameters, device=device, n_steps=n_steps, batch_size=training_batch_size)
+    classifier, correlax = config.classifier, config.correlax
+    masked_batch_size = masked_batch_size or correlax.batch_size
+    training_batch_size = training_batch_size or classifier.batch_size
+    throughput = masked_pass_throughput(config, device=device, n_batches=n_batches, batch_size=masked_batch_size)
+    timed_passes = math.prod(_timed_round(config, n_batches, masked_batch_size))
+    step_seconds = training_step_seconds(config, device=device, n_steps=n_steps, batch_size=training_batch_size)
     if roi_size is None:
         roi = paper_roi_size().loc["roi"]
         roi_size = (int(roi["height mean"]), int(roi["width mean"]))
     table1 = paper_table1()
     training_crops, validation_crops = int(table1["training"].sum()), int(table1["test"].sum())
     # Per image: every window once unmasked, then once per mask (upper bound: no window skipped).
-    windows = paper_roi_windows(parameters, *roi_size)
-    masked_passes = windows * parameters["n_masks"]
+    windows = paper_roi_windows(correlax.window_size, correlax.stride, *roi_size)
+    masked_passes = windows * correlax.n_masks
     # Per epoch: full training batches, then the test crops forward only.
-    batch_size = parameters["batch_size"]
+    batch_size = classifier.batch_size
     steps = training_crops // batch_size if training_crops > batch_size else 1
     training_seconds = steps * step_seconds
-    pixel_ratio = (parameters["crop_size"] / parameters["window_size"]) ** 2
+    pixel_ratio = (classifier.crop_size / correlax.window_size) ** 2
     validation_seconds = validation_crops * pixel_ratio / throughput
     epoch_seconds = training_seconds + validation_seconds
     return CostEstimate(
-        device=device_name(torch_device), torch_version=torch.__version__, backbone=parameters["backbone"],
-        window_size=parameters["window_size"], crop_size=parameters["crop_size"], n_masks=parameters["n_masks"],
-        batch_size=batch_size, epochs=parameters["epochs"], roi_height=roi_size[0], roi_width=roi_size[1],
+        device=device_name(torch_device), torch_version=torch.__version__, backbone=classifier.backbone,
+        window_size=correlax.window_size, crop_size=classifier.crop_size, n_masks=correlax.n_masks,
+        batch_size=batch_size, epochs=classifier.epochs, roi_height=roi_size[0], roi_width=roi_size[1],
         training_crops_per_epoch=training_crops, validation_crops_per_epoch=validation_crops,
         masked_passes_per_second=throughput, timed_masked_passes=timed_passes,
         masked_batch_size=masked_batch_size, training_seconds_per_step=step_seconds,
@@ -312,7 +316,7 @@ def estimate_full_cost(
         windows_per_image=windows, masked_passes_per_image=masked_passes, unmasked_passes_per_image=windows,
         seconds_per_image=(masked_passes + windows) / throughput, steps_per_epoch=steps,
         training_seconds_per_epoch=training_seconds, validation_seconds_per_epoch=validation_seconds,
-        seconds_per_epoch=epoch_seconds, training_seconds_total=parameters["epochs"] * epoch_seconds,
+        seconds_per_epoch=epoch_seconds, training_seconds_total=classifier.epochs * epoch_seconds,
     )
 
 
@@ -333,18 +337,18 @@ def measurement_batch_sizes(device: str) -> dict[str, int]:
 
 
 def cached_cost_estimate(
-    parameters: Mapping[str, Any], path: str | os.PathLike[str], *, device: str, **options: Any,
+    config: StudyConfig, path: str | os.PathLike[str], *, device: str, **options: Any,
 ) -> CostEstimate:
     """:func:`estimate_full_cost` measured once and kept in ``path`` (a timing differs on every run; the
     book shows the one it measured first, so two builds give the same page). Delete ``path`` to measure again.
 
     Args:
-        parameters, device, options: as :func:`estimate_full_cost`.
+        config, device, options: as :func:`estimate_full_cost`.
         path: the JSON file (:func:`write_cost_estimate`).
     """
     if Path(path).is_file():
         return read_cost_estimate(path)
-    estimate = estimate_full_cost(parameters, device=device, **options)
+    estimate = estimate_full_cost(config, device=device, **options)
     write_cost_estimate(estimate, path)
     return estimate
 
@@ -400,29 +404,27 @@ def read_cost_estimate(path: str | os.PathLike[str]) -> CostEstimate:
     return CostEstimate(**values)
 
 
-def _classifier(parameters: Mapping[str, Any]) -> MultiLabelClassifier:
-    """The profile's classifier with one output per label, initialised from the profile's seed."""
-    torch.manual_seed(parameters["seed"])
-    return MultiLabelClassifier(parameters["backbone"], len(LABELS), weights=parameters["pretrained_weights"])
+def _classifier(config: StudyConfig) -> MultiLabelClassifier:
+    """The study's classifier (:func:`~corrrelax_lib.training.run.build_model`), untrained, from the study's seed."""
+    return build_model(study_training_config(config, data_fingerprint=""))
 
 
 def _explain_strip(
-    model: MultiLabelClassifier, parameters: Mapping[str, Any], device: str, *, n_masks: int, n_windows: int,
+    model: MultiLabelClassifier, config: StudyConfig, device: str, *, n_masks: int, n_windows: int,
     batch_size: int,
 ) -> dict[str, Any]:
     """CorRELAX metadata of a vertical strip of ``n_windows`` windows of random pixels, one mask round."""
-    size, stride = parameters["window_size"], parameters["stride"]
-    settings = {**parameters, "device": device, "mask_chunk": n_masks, "correlax_batch_size": batch_size,
-                "min_foreground": 0.0}
-    explainer = profile_explainer(model, settings, LABELS, n_masks=n_masks)
-    image = np.random.default_rng(parameters["seed"]).random((size + (n_windows - 1) * stride, size, 3))
+    size, stride = config.correlax.window_size, config.correlax.stride
+    correlax = replace(config.correlax, mask_chunk=n_masks, batch_size=batch_size, min_foreground=0.0)
+    explainer = study_explainer(model, replace(config, device=device, correlax=correlax), LABELS, n_masks=n_masks)
+    image = np.random.default_rng(config.seed).random((size + (n_windows - 1) * stride, size, 3))
     maps = explainer.explain(image, np.ones(image.shape[:2], dtype=bool))
     return maps.metadata
 
 
-def _timed_round(parameters: Mapping[str, Any], n_batches: int, batch_size: int) -> tuple[int, int]:
+def _timed_round(config: StudyConfig, n_batches: int, batch_size: int) -> tuple[int, int]:
     """``(n_masks, n_windows)`` of the one mask round that fills ``n_batches`` batches of ``batch_size``."""
-    n_masks = min(parameters["mask_chunk"], n_batches * batch_size)
+    n_masks = min(config.correlax.mask_chunk, n_batches * batch_size)
     return n_masks, math.ceil(n_batches * batch_size / n_masks)
 
 

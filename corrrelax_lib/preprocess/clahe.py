@@ -17,19 +17,24 @@ padding, per-tile histogram, clipping at ``clip_limit`` × the mean bin count, O
 redistribution of the clipped counts, cumulative look-up tables, bilinear interpolation
 between tile centres) with a histogram of :func:`histogram_bits` bits chosen from the data.
 At 8 bits it reproduces ``cv2.createCLAHE(...).apply`` of the 8-bit image to within one
-grey level.
+grey level: the authors' code's depth (``ImagePreprocessing.clahe_histogram = "8-bit"``), which
+also sets the CLAHE channels' background back to 0 (:func:`fuse_clahe`'s ``background``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import cv2
 import numpy as np
 import pandas as pd
 
 MIN_BITS, MAX_BITS = 8, 16
+
+#: What happens to the background of the CLAHE channels: kept as CLAHE leaves it, or set back to 0 (the authors).
+ClaheBackground = Literal["kept", "zero"]
 
 
 def distinct_levels(image: np.ndarray) -> int:
@@ -105,7 +110,8 @@ def apply_clahe(image: np.ndarray, clip_limit: float, tile_grid: int = 8, *, bit
 
 
 def fuse_clahe(
-    image: np.ndarray, clip_limits: Sequence[float] = (1.0, 2.0), tile_grid: int = 8, *, bits: int | None = None
+    image: np.ndarray, clip_limits: Sequence[float] = (1.0, 2.0), tile_grid: int = 8, *, bits: int | None = None,
+    background: ClaheBackground = "kept",
 ) -> np.ndarray:
     """Stack the original with its CLAHE versions channel-wise: the paper's 3-channel input.
 
@@ -114,15 +120,30 @@ def fuse_clahe(
         clip_limits: one CLAHE image per limit; the paper's (1.0, 2.0) gives 3 channels.
         tile_grid: tiles per side.
         bits: histogram depth of every CLAHE channel; ``None``: :func:`histogram_bits` of ``image``.
+        background: ``"kept"``, or ``"zero"``: every CLAHE channel is set back to 0 on :func:`eight_bit_background`
+            pixels, as the authors' code does (CLAHE lifts a black background to the grey of its first bin).
 
     Returns:
         ``(H, W, 1 + len(clip_limits))`` float32 in [0, 1]: channel 0 is the original,
         channel ``k`` the CLAHE image at ``clip_limits[k - 1]`` (shown as RGB in Figure 2).
     """
+    if background not in ("kept", "zero"):
+        raise ValueError(f"background must be 'kept' or 'zero', got {background!r}")
     image = np.asarray(image, dtype=np.float32)
     bits = histogram_bits(image, tile_grid) if bits is None else bits
     channels = [image] + [apply_clahe(image, clip, tile_grid, bits=bits) for clip in clip_limits]
-    return np.stack(channels, axis=-1)
+    fused = np.stack(channels, axis=-1)
+    if background == "zero":
+        fused[eight_bit_background(image), 1:] = 0.0
+    return fused
+
+
+def eight_bit_background(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the pixels the authors' code counts as background, those at 0 in the 8-bit original.
+
+    Their 8-bit image is ``uint8(255 × image)``, truncated, so these are the pixels below 1/255.
+    """
+    return np.asarray(image) < 1.0 / 255.0
 
 
 def _pad_to_tiles(levels: np.ndarray, tile_grid: int) -> np.ndarray:

@@ -124,3 +124,13 @@ class CentreWeightedBrightness(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(N, C)``."""
         return self.features_and_logits(x)[1]
+
+
+def gradient_state_left(model: nn.Module) -> list[str]:
+    """What an attribution left behind on ``model``: parameters' ``.grad``, forward hooks, frozen parameters.
+
+    An explainer that takes gradients must leave the model as it found it (empty list).
+    """
+    found = [f"{name}.grad" for name, parameter in model.named_parameters() if parameter.grad is not None]
+    found += [f"{name} hook" for name, module in model.named_modules() if module._forward_hooks]
+    return found + [f"{name} frozen" for name, parameter in model.named_parameters() if not parameter.requires_grad]

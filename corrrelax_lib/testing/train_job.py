@@ -4,7 +4,7 @@ Twenty random 8 × 8 "crops" with two labels, a linear classifier (no BatchNorm,
 DDP step then equals the single-process step up to rounding), batches of 4, three epochs of
 :func:`~corrrelax_lib.training.loop.fit`. Run as::
 
-    python -m torch.distributed.run --nproc_per_node 2 -m corrrelax_lib.testing.train_job OUT_DIR
+    python -m torch.distributed.run --nproc_per_node 2 -m corrrelax_lib.testing.train_job OUT_DIR [--sum]
 
 Rank 0 writes ``OUT_DIR/checkpoint.pt`` (through ``fit``), ``OUT_DIR/weights.pt`` (the final
 ``state_dict``) and ``OUT_DIR/history.csv``; every rank writes ``OUT_DIR/seen-rank<r>.txt``, the
@@ -14,6 +14,7 @@ number of crops it loaded.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,10 +72,15 @@ def tiny_config(epochs: int = 3) -> TrainingConfig:
                           batch_size=4, learning_rate=1e-2, seed=0, device="cpu")
 
 
-def run_job(out_dir: Path, context: DistributedContext) -> tuple[nn.Module, pd.DataFrame]:
-    """Train the tiny classifier; rank 0 writes the final weights and history. Returns both."""
+def run_job(out_dir: Path, context: DistributedContext, *, summed: bool = False) -> tuple[nn.Module, pd.DataFrame]:
+    """Train the tiny classifier; rank 0 writes the final weights and history. Returns both.
+
+    With ``summed`` the batch loss is the sum of its terms (the authors' code) under a weight decay of 0.1: Adam
+    ignores a gradient's scale, but not beside the decay, so a wrong scale under DDP changes the weights.
+    """
     model, crops = tiny_classifier(), TinyCrops()
-    history = fit(model, crops, tiny_config(), out_dir / "checkpoint.pt", progress=False, context=context)
+    config = replace(tiny_config(), focal_reduction="sum", weight_decay=0.1) if summed else tiny_config()
+    history = fit(model, crops, config, out_dir / "checkpoint.pt", progress=False, context=context)
     atomic_write_text(out_dir / f"seen-rank{context.rank}.txt", f"{crops.seen}\n")
     if context.is_main:
         with atomic_path(out_dir / "weights.pt") as tmp:
@@ -88,10 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m corrrelax_lib.testing.train_job", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--sum", action="store_true", help="sum the batch loss, with weight decay 0.1")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     with DistributedContext.from_env(backend="gloo") as context:
-        run_job(args.out_dir, context)
+        run_job(args.out_dir, context, summed=args.sum)
 
 
 if __name__ == "__main__":

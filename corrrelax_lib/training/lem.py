@@ -17,7 +17,6 @@ atomically); an unchanged config loads ``model.pt``, an interrupted run resumes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -34,9 +33,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
+from corrrelax_lib.config import ImagePreprocessing, StudyConfig, config_from_dict
+from corrrelax_lib.data.image_store import PreprocessedImageStore
 from corrrelax_lib.data.labels import LABELS, NO_FINDING
 from corrrelax_lib.data.vindr import FINDINGS_CSV, finding_samples, read_finding_annotations
+from corrrelax_lib.io.artifacts import parameters_key
 from corrrelax_lib.io.atomic import atomic_path, atomic_write_text
 from corrrelax_lib.models.lem import LEMClassifier, extremum_masks, gap_logits, lem_logits, to_model_input
 from corrrelax_lib.training.checkpoint import load_checkpoint, save_checkpoint
@@ -63,7 +64,7 @@ class LEMConfig:
         penalty_factor: ``λ``, weight of the penalty loss inside the sparse loss (paper: 3).
         sparsity_threshold: ``ε``, non-extremal scores are free inside ``[-ε, ε]``.
         hflip: flip training images horizontally with probability 0.5 (paper: one of its augmentations).
-        clahe_clip_limits, clahe_tile_grid: the preprocessing of the cached images.
+        preprocessing: what the cached images went through (§3.1; the study's ``preprocessing`` section).
         seed: seeds initialisation, batch order and flips.
         device: ``"cpu"`` or ``"cuda"``.
         num_workers: DataLoader worker processes reading and resizing images; results do not depend on it.
@@ -88,8 +89,7 @@ class LEMConfig:
     penalty_factor: float = 3.0
     sparsity_threshold: float = 0.1
     hflip: bool = True
-    clahe_clip_limits: tuple[float, ...] = (1.0, 2.0)
-    clahe_tile_grid: int = 8
+    preprocessing: ImagePreprocessing = field(default_factory=ImagePreprocessing)
     seed: int = 0
     device: str = field(default="cpu", compare=False)
     num_workers: int = field(default=0, compare=False)
@@ -102,7 +102,7 @@ class LEMConfig:
     def fingerprint(self) -> str:
         """12 hex digits identifying the result: every field except ``device`` and ``num_workers``."""
         fields = {key: value for key, value in self.as_dict().items() if key not in ("device", "num_workers")}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+        return parameters_key(fields)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (tuples as lists)."""
@@ -110,34 +110,34 @@ class LEMConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> LEMConfig:
-        """Inverse of :meth:`as_dict`."""
-        tuples = {"labels", "clahe_clip_limits"}
-        return cls(**{key: tuple(value) if key in tuples else value for key, value in values.items()})
+        """Inverse of :meth:`as_dict` (each value checked against its field's type).
+
+        Raises:
+            ConfigError: an unknown key or a value of the wrong type.
+        """
+        return config_from_dict(cls, values, "a LEM config")
 
 
-def profile_lem_config(parameters: Mapping[str, Any], data_fingerprint: str) -> LEMConfig:
-    """The LEM run of a book profile: its ``lem_*`` parameters plus the shared data settings.
+def study_lem_config(config: StudyConfig, data_fingerprint: str) -> LEMConfig:
+    """The LEM run of a study: its ``lem`` section plus the shared data settings.
 
     Args:
-        parameters: reads ``dataset, seed, device, num_workers, clahe_clip_limits, clahe_tile_grid`` and ``lem_backbone,
-            lem_weights, lem_image_size, lem_epochs, lem_gap_epochs, lem_ramp_epochs, lem_batch_size,
-            lem_learning_rate, lem_lr_step_epochs, lem_lr_decay, lem_weight_decay, lem_sparse_weight,
-            lem_penalty_factor, lem_sparsity_threshold, lem_hflip``.
+        config: the study; reads its ``lem`` and ``preprocessing`` sections, ``data.dataset``, ``seed``,
+            ``device`` and ``classifier.num_workers``.
         data_fingerprint: the annotations' sha256 (:func:`corrrelax_lib.data.vindr.findings_sha256`).
     """
-    height, width = parameters["lem_image_size"]
+    lem = config.lem
+    height, width = lem.image_size
     return LEMConfig(
-        backbone=parameters["lem_backbone"], labels=tuple(label for label in LABELS if label != NO_FINDING),
-        dataset=parameters["dataset"], data_fingerprint=data_fingerprint, weights=parameters["lem_weights"],
-        image_height=height, image_width=width, epochs=parameters["lem_epochs"],
-        gap_epochs=parameters["lem_gap_epochs"], ramp_epochs=parameters["lem_ramp_epochs"],
-        batch_size=parameters["lem_batch_size"], learning_rate=parameters["lem_learning_rate"],
-        lr_step_epochs=parameters["lem_lr_step_epochs"], lr_decay=parameters["lem_lr_decay"],
-        weight_decay=parameters["lem_weight_decay"], sparse_weight=parameters["lem_sparse_weight"],
-        penalty_factor=parameters["lem_penalty_factor"], sparsity_threshold=parameters["lem_sparsity_threshold"],
-        hflip=parameters["lem_hflip"], clahe_clip_limits=tuple(parameters["clahe_clip_limits"]),
-        clahe_tile_grid=parameters["clahe_tile_grid"], seed=parameters["seed"], device=parameters["device"],
-        num_workers=parameters["num_workers"],
+        backbone=lem.backbone, labels=tuple(label for label in LABELS if label != NO_FINDING),
+        dataset=config.data.dataset, data_fingerprint=data_fingerprint, weights=lem.weights,
+        image_height=height, image_width=width, epochs=lem.epochs, gap_epochs=lem.gap_epochs,
+        ramp_epochs=lem.ramp_epochs, batch_size=lem.batch_size, learning_rate=lem.learning_rate,
+        lr_step_epochs=lem.lr_step_epochs, lr_decay=lem.lr_decay, weight_decay=lem.weight_decay,
+        sparse_weight=lem.sparse_weight, penalty_factor=lem.penalty_factor,
+        sparsity_threshold=lem.sparsity_threshold, hflip=lem.hflip,
+        preprocessing=ImagePreprocessing.of(config.preprocessing), seed=config.seed, device=config.device,
+        num_workers=config.classifier.num_workers,
     )
 
 
@@ -283,7 +283,7 @@ def train_lem(
         progress: show a bar over epochs with the running loss.
 
     Example:
-        >>> config = profile_lem_config(parameters, findings_sha256(root))  # doctest: +SKIP
+        >>> config = study_lem_config(study.config, findings_sha256(root))  # doctest: +SKIP
         >>> run = train_lem(config, root, "artifacts/tiny")  # doctest: +SKIP
         >>> run.training_seconds, run.history["lem_bce"].iloc[-1]  # doctest: +SKIP
     """
@@ -293,9 +293,7 @@ def train_lem(
         atomic_write_text(directory / "config.json", json.dumps(config.as_dict(), indent=1) + "\n")
         samples = finding_samples(read_finding_annotations(Path(data_root) / FINDINGS_CSV))
         training = image_targets(samples, config.labels).query("split == 'training'")
-        store = PreprocessedImageStore(
-            data_root, default_cache_dir(artifacts_dir, config.clahe_clip_limits, config.clahe_tile_grid),
-            clip_limits=config.clahe_clip_limits, tile_grid=config.clahe_tile_grid)
+        store = PreprocessedImageStore.in_artifacts(data_root, artifacts_dir, config.preprocessing)
         dataset = WholeImages(training, store, config.labels, config.image_size)
         torch.manual_seed(config.seed)
         model = LEMClassifier(config.backbone, len(config.labels), weights=config.weights)

@@ -1,5 +1,8 @@
 """The training loop of paper §3.3: focal loss, Adam, cosine annealing, weighted sampling.
 
+Where the authors' code differs from the paper's text, ``TrainingConfig`` says which to run: the
+loss's reduction over a batch (mean or sum), Adam's weight decay and the sampler's weight rule.
+
 Every epoch is reproducible on its own: crops and augmentations depend on
 ``(seed, epoch, index)``, the sampler on ``(seed, epoch)`` and dropout on a seed derived
 from ``(seed, epoch)``. A checkpoint written atomically after each epoch therefore lets an
@@ -17,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,9 +33,9 @@ from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.distributed.train import RankSampler, data_parallel, sum_over_ranks
 from corrrelax_lib.metrics.classification import per_label_metrics, weighted_f1
 from corrrelax_lib.models.classifier import MultiLabelClassifier
+from corrrelax_lib.models.device import amp_dtype, autocast
 from corrrelax_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from corrrelax_lib.training.config import TrainingConfig
-from corrrelax_lib.training.device import amp_dtype, autocast
 from corrrelax_lib.training.focal_loss import focal_loss
 from corrrelax_lib.training.predict import predict_logits
 
@@ -67,7 +71,8 @@ def fit(
             and rank 0 writes the checkpoint (on a filesystem all ranks see). Validation runs on every rank.
 
     Returns:
-        One row per epoch: ``epoch`` (1-based), ``train_loss`` (mean focal loss),
+        One row per epoch: ``epoch`` (1-based), ``train_loss`` (mean focal loss per crop and label, whatever
+        ``config.focal_reduction`` is),
         ``learning_rate`` (during the epoch), ``seconds``, and with a validation set
         ``validation_loss`` and ``validation_weighted_f1``.
     """
@@ -76,7 +81,7 @@ def fit(
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.epochs, eta_min=config.final_learning_rate
     )
@@ -126,7 +131,7 @@ def _train_one_epoch(
 ) -> float:
     """One pass over ``len(train_set)`` weighted draws (this rank's share of them); returns the mean loss."""
     train_set.set_epoch(epoch)
-    sampler = weighted_sampler(train_set, config.seed, epoch)
+    sampler = weighted_sampler(train_set, config.seed, epoch, config.sample_weight)
     if context.is_distributed:
         sampler = RankSampler(sampler, context.rank, context.world_size, batch_size=config.batch_size)
         batch_size, drop_last = sampler.rank_batch_size, False  # RankSampler keeps full steps only
@@ -149,16 +154,29 @@ def _train_one_epoch(
         targets = targets.to(device, non_blocking=True)
         with autocast(device):
             logits = model(images)
-        loss = focal_loss(logits.float(), targets, alpha=config.focal_alpha, gamma=config.focal_gamma,
-                          alpha_form=config.focal_alpha_form)
+        terms = focal_loss(logits.float(), targets, alpha=config.focal_alpha, gamma=config.focal_gamma,
+                           alpha_form=config.focal_alpha_form, reduction="none")
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(batch_loss(terms, config.focal_reduction, context.world_size)).backward()
         scaler.step(optimizer)
         scaler.update()
-        total, count = total + loss.item() * len(images), count + len(images)
+        total, count = total + terms.mean().item() * len(images), count + len(images)
         bar.set_postfix(loss=f"{total / count:.4f}")
     total, count = sum_over_ranks([total, count], context, device)
     return total / max(count, 1)
+
+
+def batch_loss(terms: torch.Tensor, reduction: Literal["mean", "sum"], world_size: int = 1) -> torch.Tensor:
+    """The loss one step differentiates, from this rank's ``(n, C)`` focal-loss terms.
+
+    ``"mean"``: their mean; ``"sum"``: their sum (the authors' code), times ``world_size``, so that DDP's
+    mean of the ranks' gradients is the gradient of the whole batch's sum, as in one process.
+    """
+    if reduction == "mean":
+        return terms.mean()
+    if reduction == "sum":
+        return terms.sum() * world_size
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def _validate(

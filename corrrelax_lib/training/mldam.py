@@ -23,13 +23,11 @@ accuracy is not inflated by the true negatives of rare labels.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,13 +35,15 @@ import torch
 from torch import Tensor
 from torchvision.transforms import v2
 
+from corrrelax_lib.config import StudyConfig
 from corrrelax_lib.data.crop_dataset import CropDataset
 from corrrelax_lib.data.labels import NO_FINDING
+from corrrelax_lib.io.artifacts import parameters_key
 from corrrelax_lib.io.atomic import atomic_write_text
 from corrrelax_lib.metrics.classification import per_label_metrics
 from corrrelax_lib.models.mldam import MLDAMClassifier
 from corrrelax_lib.training.checkpoint import load_checkpoint, save_checkpoint
-from corrrelax_lib.training.config import TrainingConfig, profile_training_config
+from corrrelax_lib.training.config import TrainingConfig, study_training_config
 from corrrelax_lib.training.loop import fit
 from corrrelax_lib.training.predict import predict_logits
 from corrrelax_lib.training.run import crop_datasets
@@ -134,25 +134,23 @@ def paper_augmentation() -> v2.Compose:
     ])
 
 
-def mldam_training_config(parameters: Mapping[str, Any], data_fingerprint: str) -> TrainingConfig:
-    """The profile's classifier config (:func:`~corrrelax_lib.training.config.profile_training_config`)
-    with the MLDAM chapter's backbone, epochs and learning rate.
+def mldam_training_config(config: StudyConfig, data_fingerprint: str) -> TrainingConfig:
+    """The study's classifier config (:func:`~corrrelax_lib.training.config.study_training_config`)
+    with the MLDAM section's backbone, epochs and learning rate.
 
     Args:
-        parameters: a profile's parameters; reads those of ``profile_training_config`` and
-            ``mldam_backbone``, ``mldam_epochs``, ``mldam_learning_rate``.
+        config: the study; reads what ``study_training_config`` reads and its ``mldam`` section.
         data_fingerprint: the annotations' sha256.
     """
     return dataclasses.replace(
-        profile_training_config(parameters, data_fingerprint), backbone=parameters["mldam_backbone"],
-        epochs=parameters["mldam_epochs"], learning_rate=parameters["mldam_learning_rate"],
+        study_training_config(config, data_fingerprint), backbone=config.mldam.backbone,
+        epochs=config.mldam.epochs, learning_rate=config.mldam.learning_rate,
     )
 
 
 def mldam_run_directory(artifacts_dir: str | os.PathLike[str], config: TrainingConfig, arm: MLDAMArm) -> Path:
     """``<artifacts_dir>/models/mldam/<backbone>-<arm key>-<fingerprint of config and arm>``."""
-    key = json.dumps({"config": config.fingerprint(), "arm": dataclasses.asdict(arm)}, sort_keys=True)
-    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
+    fingerprint = parameters_key({"config": config.fingerprint(), "arm": dataclasses.asdict(arm)})
     return Path(artifacts_dir) / "models" / "mldam" / f"{config.backbone}-{arm.key}-{fingerprint}"
 
 

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from corrrelax_lib.models.classifier import MultiLabelClassifier
-from corrrelax_lib.training.device import autocast
+from corrrelax_lib.models.device import autocast
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ import torch
 
 from corrrelax_lib.data.crop_dataset import CropDataset, training_augmentation
 from corrrelax_lib.data.crops import median_box_area
-from corrrelax_lib.data.image_store import PreprocessedImageStore, default_cache_dir
+from corrrelax_lib.data.image_store import PreprocessedImageStore
 from corrrelax_lib.distributed.context import DistributedContext
 from corrrelax_lib.io.atomic import atomic_path, atomic_write_text
 from corrrelax_lib.metrics.classification import per_label_metrics
@@ -80,19 +80,17 @@ def crop_datasets(
     """Training crops (random, augmented) and evaluation crops (boxes, centre crops) of ``samples``.
 
     ``samples`` holds both splits (column ``split``) already restricted to ``config.labels``.
-    No-Finding crops of both splits use the training boxes' median area as reference.
+    No-Finding crops of both splits use the training boxes' median area as reference. The images
+    come from the profile's cache of ``config.preprocessing``; training crops get ``config.augmentation``.
     """
-    store = PreprocessedImageStore(
-        data_root, default_cache_dir(artifacts_dir, config.clahe_clip_limits, config.clahe_tile_grid),
-        clip_limits=config.clahe_clip_limits, tile_grid=config.clahe_tile_grid,
-    )
+    store = PreprocessedImageStore.in_artifacts(data_root, artifacts_dir, config.preprocessing)
     training = samples[samples["split"] == "training"].reset_index(drop=True)
     test = samples[samples["split"] == "test"].reset_index(drop=True)
     reference_area = median_box_area(training)
     common = {"store": store, "labels": config.labels, "crop_size": config.crop_size, "seed": config.seed,
               "reference_area": reference_area}
     train_set = CropDataset(training, train=True, scale_range=config.crop_scale, aspect_range=config.crop_aspect,
-                            augmentation=training_augmentation(), **common)
+                            augmentation=training_augmentation(config.augmentation), **common)
     test_set = CropDataset(test, train=False, **common)
     return train_set, test_set
 
@@ -137,10 +135,16 @@ def train_classifier(
     return load_run(directory)
 
 
-def build_model(config: TrainingConfig) -> MultiLabelClassifier:
-    """The untrained classifier of ``config``, initialised from ``config.seed``."""
+def build_model(config: TrainingConfig, *, pretrained: bool = True) -> MultiLabelClassifier:
+    """The untrained classifier of ``config`` (backbone, normalisation, head bias), initialised from ``config.seed``.
+
+    With ``pretrained=False`` the backbone's weights are not fetched (``config.weights`` is ignored),
+    for loading a saved state dict.
+    """
     torch.manual_seed(config.seed)
-    return MultiLabelClassifier(config.backbone, len(config.labels), weights=config.weights)
+    return MultiLabelClassifier(config.backbone, len(config.labels), weights=config.weights if pretrained else None,
+                                input_normalisation=config.input_normalisation,
+                                output_bias=config.head_output_bias)
 
 
 def load_run(directory: str | os.PathLike[str]) -> ClassifierRun:
@@ -148,7 +152,7 @@ def load_run(directory: str | os.PathLike[str]) -> ClassifierRun:
     directory = Path(directory)
     state = load_checkpoint(directory / "model.pt")
     config = TrainingConfig.from_dict(state["config"])
-    model = MultiLabelClassifier(config.backbone, len(config.labels))
+    model = build_model(config, pretrained=False)
     model.load_state_dict(state["model"])
     return ClassifierRun(config, directory, model.eval(), pd.DataFrame(state["history"]))
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
+
+from corrrelax_lib.config import CorrelaxConfig
 
 # Where each stage of `correlax_stages` sits: (column, row), row 2 = unmasked path, 0 = masked path.
 _POSITIONS = [(0, 2), (0, 0), (1, 0), (2, 2), (2, 0), (3, 2), (3, 0), (4, 1), (5, 1)]
@@ -18,23 +17,23 @@ _ARROWS = [(0, 3), (0, 2), (1, 2), (2, 4), (3, 5), (4, 6), (5, 7), (6, 7), (7, 8
 _BOX_WIDTH, _BOX_HEIGHT = 1.7, 1.25
 
 
-def correlax_stages(params: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
-    """The nine boxes of Figure 4 with their lines of text, parameters read from ``params``.
+def correlax_stages(correlax: CorrelaxConfig) -> list[tuple[str, list[str]]]:
+    """The nine boxes of Figure 4 with their lines of text, read from a study's ``correlax`` section.
 
     Args:
-        params: a profile's notebook parameters (``book/profiles/<name>.yml``); uses ``window_size``
-            (pixels), ``n_masks``, ``mask_cells`` and ``keep_prob`` (probability that a cell is kept).
+        correlax: uses ``window_size`` (pixels), ``n_masks``, ``mask_cells`` and ``keep_prob``
+            (probability that a cell is kept).
 
     Example:
-        >>> correlax_stages({"window_size": 64, "n_masks": 128, "mask_cells": 8, "keep_prob": 0.5})[1][1][0]
+        >>> correlax_stages(CorrelaxConfig(window_size=64, n_masks=128))[1][1][0]
         '128 masks'
     """
-    size, cells = params["window_size"], params["mask_cells"]
+    size, cells = correlax.window_size, correlax.mask_cells
     return [
         ("Input window X", [f"{size}×{size} px", "X ∈ ℝ^(H×W)"]),
-        ("Random masks M", [f"{params['n_masks']} masks", f"{cells}×{cells} Bernoulli cells",
-                            f"keep p = {params['keep_prob']:g}", f"bilinear ↑ {size}×{size} px"]),
-        ("Masked inputs", ["X_M = X ⊙ M", f"{params['n_masks']} views"]),
+        ("Random masks M", [f"{correlax.n_masks} masks", f"{cells}×{cells} Bernoulli cells",
+                            f"keep p = {correlax.keep_prob:g}", f"bilinear ↑ {size}×{size} px"]),
+        ("Masked inputs", ["X_M = X ⊙ M", f"{correlax.n_masks} views"]),
         ("Classifier f(X|θ)", ["f_extract → f_predict"]),
         ("Classifier f(X_M|θ)", ["f_extract → f_predict", "same weights θ"]),
         ("Outputs", ["h = f_extract(X|θ) ∈ ℝ^D", "ŷ = f_predict(h|θ)"]),
@@ -45,15 +44,15 @@ def correlax_stages(params: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     ]
 
 
-def draw_correlax_schema(params: Mapping[str, Any], *, title: str | None = None) -> Figure:
-    """Draw Figure 4 as boxes and arrows, with an illustrative mask drawn from ``params``.
+def draw_correlax_schema(correlax: CorrelaxConfig, *, title: str | None = None) -> Figure:
+    """Draw Figure 4 as boxes and arrows, with an illustrative mask drawn from ``correlax``.
 
     The unmasked window runs along the top row, its ``n_masks`` masked views along the bottom row; both
     meet in the similarities of Eq. 2 and the correlations of Eqs. 3–4. Below the masks, one random
     ``mask_cells × mask_cells`` grid (fixed seed, illustrative only) and its bilinear upsampling to
     ``window_size × window_size`` pixels show what a mask looks like.
     """
-    stages = correlax_stages(params)
+    stages = correlax_stages(correlax)
     fig, ax = plt.subplots(figsize=(13.5, 5.6))
     ax.set_xlim(-0.15, 11.9)
     ax.set_ylim(-1.5, 5.2)
@@ -77,7 +76,7 @@ def draw_correlax_schema(params: Mapping[str, Any], *, title: str | None = None)
     ax.annotate("", xy=centres[4], xytext=centres[3],
                 arrowprops={"arrowstyle": "-", "linestyle": "--", "color": "0.4",
                             "patchA": boxes[3], "patchB": boxes[4]})
-    _draw_mask_thumbnails(ax, params["mask_cells"], params["keep_prob"], params["window_size"])
+    _draw_mask_thumbnails(ax, correlax.mask_cells, correlax.keep_prob, correlax.window_size)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

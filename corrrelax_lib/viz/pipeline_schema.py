@@ -1,46 +1,42 @@
-"""Figure 1: the paper's pipeline schema, labelled with the profile's actual parameters."""
+"""Figure 1: the paper's pipeline schema, labelled with the study's actual settings."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from corrrelax_lib.config import StudyConfig
 
-def pipeline_stages(params: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
-    """The six stages of Figure 1 with one line per parameter, read from ``params``.
 
-    Args:
-        params: a profile's notebook parameters (``book/profiles/<name>.yml``).
-    """
-    clips = ", ".join(f"{c:g}" for c in params["clahe_clip_limits"])
-    tiles = params["clahe_tile_grid"]
+def pipeline_stages(config: StudyConfig) -> list[tuple[str, list[str]]]:
+    """The six stages of Figure 1 with one line per setting, read from a study's config."""
+    preprocessing, classifier, correlax = config.preprocessing, config.classifier, config.correlax
+    clips = ", ".join(f"{c:g}" for c in preprocessing.clahe_clip_limits)
+    tiles = preprocessing.clahe_tile_grid
     return [
         ("Preprocessing", [f"CLAHE clip {clips}", f"{tiles}×{tiles} tiles, fused", "Otsu breast ROI"]),
         ("Crop sampling", [
-            f"scale {params['crop_scale'][0]:g}–{params['crop_scale'][1]:g}× box",
-            f"aspect {params['crop_aspect'][0]:g}–{params['crop_aspect'][1]:g}",
-            f"resize {params['crop_size']} px",
+            f"scale {classifier.crop_scale[0]:g}–{classifier.crop_scale[1]:g}× box",
+            f"aspect {classifier.crop_aspect[0]:g}–{classifier.crop_aspect[1]:g}",
+            f"resize {classifier.crop_size} px",
         ]),
         ("Classifier", [
-            params["backbone"],
-            f"focal α={params['focal_alpha']:g}, γ={params['focal_gamma']:g}",
-            f"{params['epochs']} epochs, batch {params['batch_size']}",
+            classifier.backbone,
+            f"focal α={classifier.focal_alpha:g}, γ={classifier.focal_gamma:g}",
+            f"{classifier.epochs} epochs, batch {classifier.batch_size}",
         ]),
-        ("Sliding windows", [f"window {params['window_size']} px", f"stride {params['stride']} px",
+        ("Sliding windows", [f"window {correlax.window_size} px", f"stride {correlax.stride} px",
                              "features h, prediction ŷ"]),
-        ("CorRELAX", [f"{params['n_masks']} masks", f"{params['mask_cells']}×{params['mask_cells']} cells, "
-                      f"keep {params['keep_prob']:g}", "ρ(S_h, S_ŷ), ρ(S_h, ŷ_M)"]),
-        ("Maps", ["IoU-kernel smoothing", "per-class heatmaps", f"pointing game ±{params['stride']} px"]),
+        ("CorRELAX", [f"{correlax.n_masks} masks", f"{correlax.mask_cells}×{correlax.mask_cells} cells, "
+                      f"keep {correlax.keep_prob:g}", "ρ(S_h, S_ŷ), ρ(S_h, ŷ_M)"]),
+        ("Maps", ["IoU-kernel smoothing", "per-class heatmaps", f"pointing game ±{config.pointing_game.tolerance} px"]),
     ]
 
 
-def draw_pipeline_schema(params: Mapping[str, Any], *, title: str | None = None) -> Figure:
-    """Draw Figure 1 as boxes and arrows; every number comes from ``params``."""
-    stages = pipeline_stages(params)
+def draw_pipeline_schema(config: StudyConfig, *, title: str | None = None) -> Figure:
+    """Draw Figure 1 as boxes and arrows; every number comes from ``config``."""
+    stages = pipeline_stages(config)
     fig, ax = plt.subplots(figsize=(2.3 * len(stages), 2.6))
     ax.set_xlim(0, len(stages))
     ax.set_ylim(0, 1)

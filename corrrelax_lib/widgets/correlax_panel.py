@@ -13,6 +13,7 @@ from corrrelax_lib.attribution.correlax_maps import MAP_KINDS, CorrelaxMaps
 from corrrelax_lib.metrics.pointing_game import predicted_location
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.viz.correlax_maps import plot_map_over_image
+from corrrelax_lib.widgets.layout import row
 
 
 class CorrelaxPanel:
@@ -50,8 +51,8 @@ class CorrelaxPanel:
         self.masks = ipywidgets.Dropdown(description="masks")
         self.output = ipywidgets.Output()
         self.summary = ipywidgets.HTML()
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([self.image, self.label, self.masks]), self.kind,
-                                       self.threshold, self.summary, self.output])
+        self.widget = ipywidgets.VBox([row([self.image, self.label, self.masks]), self.kind, self.threshold,
+                                       self.summary, self.output])
         self._held = False
         self._update_image_options()
         self.image.observe(self._on_image, "value")

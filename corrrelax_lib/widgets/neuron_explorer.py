@@ -27,27 +27,30 @@ from matplotlib.patches import Rectangle
 from torch import nn
 
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.neuron_maps import NeuronActivations
 from corrrelax_lib.attribution.neurons import (
     MIN_IOU,
     ConceptLabels,
     activation_report,
     activation_thresholds,
     box_region,
-    layer_activations,
     neuron_embedding,
     region_neurons,
     upsample_activations,
 )
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
+from corrrelax_lib.widgets.layout import CONTROLS_WIDTH, fixed, flexible, row
 
 # Region choices besides the annotated boxes, which are ("box", label, index).
 WINDOW, DRAWN = ("window",), ("drawn",)
+# The neuron table's column: neuron, IoU, activation value and area, concept.
+TABLE_WIDTH = "440px"
 
 
 class NeuronExplorer:
     """Explore the last convolutional layer's neurons of ``model`` on annotated images with CorRELAX maps.
 
-    Built once: the model runs once per image (:func:`~corrrelax_lib.attribution.neurons.layer_activations`)
+    Built once: the model runs once per image (:class:`~corrrelax_lib.attribution.neuron_maps.NeuronActivations`)
     and the layer's maps are kept; the thresholds (99 % quantiles), maximum activations and the PCA embedding
     follow from them. The image on screen gets its maps upsampled to ROI pixels once; redraws only read them.
 
@@ -93,8 +96,8 @@ class NeuronExplorer:
         self.concepts = concepts if concepts is not None else ConceptLabels()
         self.min_iou = min_iou
         # The only forward passes: one per image, kept at the layer's resolution.
-        self.layer_maps = {image_id: layer_activations(model, image.image, image_size=image_size, device=device)
-                           for image_id, image in self.images.items()}
+        neurons = NeuronActivations(model, image_size=image_size, device=device)
+        self.layer_maps = {image_id: neurons.explain(image.image).layer_maps for image_id, image in self.images.items()}
         self.thresholds = activation_thresholds(self.layer_maps.values())
         self.max_activation = np.stack([layer.max(axis=(1, 2)) for layer in self.layer_maps.values()])
         self.embedding = neuron_embedding(self.max_activation)
@@ -108,15 +111,15 @@ class NeuronExplorer:
         self.row = ipywidgets.IntSlider(description="window row", continuous_update=False)
         self.col = ipywidgets.IntSlider(description="window col", continuous_update=False)
         self.window_summary = ipywidgets.HTML()
-        self.window_output = ipywidgets.Output()
+        self.window_output = ipywidgets.Output(layout=flexible())
         self.region = ipywidgets.Dropdown(description="region")
         self.x_range = ipywidgets.IntRangeSlider(description="drawn x", continuous_update=False)
         self.y_range = ipywidgets.IntRangeSlider(description="drawn y", continuous_update=False)
-        self.table = ipywidgets.HTML()
+        self.table = ipywidgets.HTML(layout=fixed(TABLE_WIDTH))
         self.neuron = ipywidgets.Dropdown(description="neuron")
         self.top_images = ipywidgets.HTML()
         self.activation_output = ipywidgets.Output()
-        self.embedding_output = ipywidgets.Output()
+        self.embedding_output = ipywidgets.Output(layout=flexible())
         self.concept = ipywidgets.Combobox(description="concept", placeholder="e.g. calcification",
                                            ensure_option=False)
         self.label_button = ipywidgets.Button(description="label neuron",
@@ -127,14 +130,16 @@ class NeuronExplorer:
         self.widget = ipywidgets.VBox([
             self.image,
             ipywidgets.HTML("<b>Window</b>"),
-            ipywidgets.HBox([ipywidgets.VBox([self.row, self.col, self.window_summary]), self.window_output]),
+            row([ipywidgets.VBox([self.row, self.col, self.window_summary], layout=fixed(CONTROLS_WIDTH)),
+                 self.window_output]),
             ipywidgets.HTML(f"<b>Query neurons</b> (IoU ≥ {min_iou:g} with the region)"),
-            ipywidgets.HBox([self.region, self.x_range, self.y_range]),
-            ipywidgets.HBox([self.table, ipywidgets.VBox([self.neuron, self.top_images, self.activation_output])]),
+            row([self.region, self.x_range, self.y_range]),
+            row([self.table,
+                 ipywidgets.VBox([self.neuron, self.top_images, self.activation_output], layout=flexible())]),
             ipywidgets.HTML("<b>Label neurons</b>"),
-            ipywidgets.HBox([self.embedding_output,
-                             ipywidgets.VBox([self.concept, ipywidgets.HBox([self.label_button,
-                                                                             self.label_all_button])])]),
+            row([ipywidgets.VBox([self.concept, ipywidgets.HBox([self.label_button, self.label_all_button])],
+                                 layout=fixed(CONTROLS_WIDTH)),
+                 self.embedding_output]),
             ipywidgets.HTML("<b>Report</b>"),
             self.report_output,
         ])

@@ -1,11 +1,24 @@
-"""From per-window values to global maps: IoU-kernel smoothing (§3.5) and ROI-pixel upsampling."""
+"""From per-window values to global maps: IoU-kernel smoothing (§3.5) and ROI-pixel upsampling.
+
+This project's reconstruction (``"centred"``) smooths the window grid with the centred IoU kernel
+(:func:`smooth_window_map`) and interpolates between window centres (:func:`window_map_to_pixels`);
+the authors' code's (``"authors"``, :func:`authors_window_map_to_pixels`) convolves in full with its own
+kernel and stretches the grown grid over the image.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from corrrelax_lib.windows.grid import WindowGrid
+from corrrelax_lib.windows.kernel import authors_iou_kernel
+
+#: How window values become a map in ROI pixels: this project's centred smoothing and interpolation between
+#: window centres, or the authors' code's full convolution and stretch.
+Reconstruction = Literal["centred", "authors"]
 
 
 def smooth_window_map(window_map: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -72,6 +85,44 @@ def window_map_to_pixels(window_map: np.ndarray, grid: WindowGrid) -> np.ndarray
     return pixels
 
 
+def authors_window_map_to_pixels(window_map: np.ndarray, grid: WindowGrid) -> np.ndarray:
+    """A window-grid map in ROI pixels as the authors' code reconstructs it (not what the paper's text says).
+
+    1. Missing windows count as 0 (their code sets every NaN to 0 before smoothing).
+    2. A *full* 2-D convolution with :func:`~corrrelax_lib.windows.kernel.authors_iou_kernel` (``K × K``):
+       the ``(R, C)`` grid grows to ``(R + K − 1, C + K − 1)``.
+    3. That grown grid is stretched by bilinear resampling with half-pixel centres (OpenCV's ``INTER_LINEAR``)
+       over the pixels the windows span (:attr:`WindowGrid.padded_shape`) and cropped to the ROI. Their
+       windows are centred on every stride-th pixel from the image's first, and they stretch over the image
+       plus one window, which is that span (up to one stride more); here the windows start at pixel 0.
+
+    Entry ``n`` of the grown grid so lands at pixel ``(n + ½)·L / (R + K − 1) − ½`` (``L`` the span), not at
+    a window centre, and at strides that do not divide half a window the kernel's largest weight is not in
+    its middle either: one window's peak moves off its centre, always the same way at 256 / 48 (on the
+    paper's mean ROI by 10–38 px), both ways at 256 / 32 (within ±15 px); see
+    :func:`corrrelax_lib.pipeline.as_run_maps.peak_drift_summary`.
+
+    Args:
+        window_map: ``(n_rows, n_cols)`` float, NaN where missing.
+        grid: the grid the map lives on.
+
+    Returns:
+        ``(grid.height, grid.width)`` float64 map in ROI pixels, indexed ``[y, x]``, defined everywhere.
+
+    Raises:
+        ValueError: a map of another shape than the grid's, or one holding ``±inf``.
+    """
+    values = refuse_infinite(window_map, "window map")
+    if values.shape != grid.shape:
+        raise ValueError(f"window map has shape {values.shape}, the grid is {grid.shape}")
+    kernel = authors_iou_kernel(grid.window_size, grid.stride)
+    grown = signal.convolve2d(np.nan_to_num(values, nan=0.0), kernel, mode="full")
+    span_y, span_x = grid.padded_shape
+    rows = _stretch_matrix(grid.height, span_y, grown.shape[0])
+    cols = _stretch_matrix(grid.width, span_x, grown.shape[1])
+    return rows @ grown @ cols.T
+
+
 def refuse_infinite(values: np.ndarray, what: str) -> np.ndarray:
     """``values`` as a non-empty float64 array without ``±inf``; NaN (a missing value) is allowed.
 
@@ -103,3 +154,11 @@ def _interpolation_matrix(positions: np.ndarray, centres: np.ndarray) -> np.ndar
     matrix[np.arange(len(positions)), lower] = 1 - upper_weight
     matrix[np.arange(len(positions)), lower + 1] += upper_weight
     return matrix
+
+
+def _stretch_matrix(n_pixels: int, span: int, n_samples: int) -> np.ndarray:
+    """``(n_pixels, n_samples)`` weights of resampling ``n_samples`` values onto ``span`` pixels (the first
+    ``n_pixels`` kept) with half-pixel centres: sample ``i`` sits at pixel ``(i + ½)·span / n_samples − ½``,
+    linear in between, held beyond the ends (OpenCV's ``INTER_LINEAR``)."""
+    centres = (np.arange(n_samples) + 0.5) * span / n_samples - 0.5
+    return _interpolation_matrix(np.arange(n_pixels), centres)

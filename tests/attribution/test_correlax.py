@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -224,3 +226,115 @@ def test_a_bright_finding_near_the_border_is_hit_at_the_papers_offset(border):
     y, x = predicted_location(prediction)
     assert (x if border == "left" else y) == 127, "the first window's centre, not the border pixel 0"
     assert hit(prediction, [box], tolerance=48, threshold=0.5)
+
+
+# The options that follow the authors' code.
+
+def test_fresh_masks_equal_window_correlations_on_each_windows_own_masks():
+    explainer = _explainer(mask_sharing="per_window")
+    image = _image()
+    maps = explainer.explain(image, _everywhere(image))
+    model = explainer.model
+    for row, col in [(0, 0), (2, 3), (3, 5)]:
+        masks = explainer.masks.of(torch.full((48,), row * 6 + col), torch.arange(48))  # its grid index
+        window = torch.as_tensor(image[row * 8:row * 8 + 16, col * 8:col * 8 + 16].transpose(2, 0, 1),
+                                 dtype=torch.float32)[None]
+        h, logits = model.features_and_logits(window)
+        h_masked, logits_masked = model.features_and_logits(window * masks)
+        rho_dist, rho_class = window_correlations(h[0], torch.sigmoid(logits[0].double()), h_masked,
+                                                  torch.sigmoid(logits_masked.double()))
+        assert maps.window_rho_dist[row, col] == pytest.approx(rho_dist, abs=1e-5)
+        np.testing.assert_allclose(maps.window_rho_class[:, row, col], rho_class, atol=1e-5)
+
+
+def test_fresh_masks_move_the_correlations_and_reproduce_whatever_the_batching():
+    image = _image()
+    shared = _explainer().explain(image, _everywhere(image))
+    fresh = _explainer(mask_sharing="per_window").explain(image, _everywhere(image))
+    np.testing.assert_array_equal(fresh.window_predictions, shared.window_predictions)
+    assert np.abs(fresh.window_rho_dist - shared.window_rho_dist).max() > 0.05
+    for options in ({}, {"batch_size": 7}, {"mask_chunk": 48}, {"batch_size": 5000, "mask_chunk": 8}):
+        again = _explainer(mask_sharing="per_window", **options).explain(image, _everywhere(image))
+        np.testing.assert_allclose(again.window_rho_dist, fresh.window_rho_dist, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(again.window_rho_class, fresh.window_rho_class, rtol=0, atol=1e-9)
+    selection = np.zeros((4, 6), dtype=bool)
+    selection[2, 3] = True
+    alone = _explainer(mask_sharing="per_window").explain(image, _everywhere(image), windows=selection)
+    assert alone.window_rho_dist[2, 3] == pytest.approx(fresh.window_rho_dist[2, 3], abs=1e-9)
+    other_seed = _explainer(mask_sharing="per_window", seed=1).explain(image, _everywhere(image))
+    assert np.abs(other_seed.window_rho_dist - fresh.window_rho_dist).max() > 0.05
+
+
+def _scaled_model(scale):
+    generator = torch.Generator().manual_seed(0)
+    weight, bias = torch.randn(4, len(LABELS), generator=generator), torch.randn(len(LABELS), generator=generator)
+    return QuadrantMeans(weight * scale, bias * scale)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.003])
+def test_float32_correlations_match_float64_on_benign_values_and_not_near_one(scale):
+    # Weights of 0.003 keep every masked prediction within a few 1e-3 of the unmasked one: S_ŷ lies within a few
+    # float32 ulps of 1, where float32 rounding swamps the correlation; at weights of 1 it does not.
+    image = _image()
+    runs = [CorRELAX(_scaled_model(scale), LABELS, window_size=16, stride=8, n_masks=48, mask_chunk=16,
+                     correlation_dtype=dtype, progress=False).explain(image, _everywhere(image))
+            for dtype in ("float64", "float32")]
+    dist_error = np.abs(runs[0].window_rho_dist - runs[1].window_rho_dist).max()
+    class_error = np.abs(runs[0].window_rho_class - runs[1].window_rho_class).max()
+    if scale == 1.0:
+        assert dist_error < 1e-5 and class_error < 1e-5
+    else:
+        assert dist_error > 0.02 and class_error < 1e-3
+    assert runs[1].metadata["correlation_dtype"] == "float32" and "correlation_dtype" not in runs[0].metadata
+
+
+def test_float32_checkpoints_and_adaptive_stopping_read_the_stacked_passes():
+    image = _image()
+    explainer = _explainer(correlation_dtype="float32", checkpoints=[16])
+    maps = explainer.explain(image, _everywhere(image))
+    fewer = _explainer(correlation_dtype="float32", n_masks=16).explain(image, _everywhere(image))
+    np.testing.assert_allclose(maps.rho_dist_at[16], fewer.window_rho_dist, atol=1e-6)
+    loose = _explainer(correlation_dtype="float32", adaptive=AdaptiveMasks(tolerance=10.0, min_masks=16))
+    np.testing.assert_allclose(loose.explain(image, _everywhere(image)).window_rho_dist, fewer.window_rho_dist,
+                               atol=1e-6)
+
+
+def test_undefined_correlations_become_zero_and_skipped_windows_stay_missing():
+    image = _image()
+    foreground = np.zeros(image.shape[:2], dtype=bool)
+    foreground[:, :20] = True
+    maps = _explainer(keep_prob=1.0, undefined_correlation="zero", checkpoints=[16]).explain(image, foreground)
+    computed = maps.masks_used > 0
+    assert (maps.window_rho_dist[computed] == 0).all() and (maps.window_rho_class[:, computed] == 0).all()
+    assert (maps.rho_dist_at[16][computed] == 0).all()
+    assert np.isnan(maps.window_rho_dist[~computed]).all() and np.isnan(maps.window_rho_class[:, ~computed]).all()
+    # Defined correlations are unchanged.
+    defined = _explainer(undefined_correlation="zero").explain(image, foreground)
+    reference = _explainer().explain(image, foreground)
+    np.testing.assert_array_equal(defined.window_rho_class, reference.window_rho_class)
+
+
+def test_the_options_enter_the_parameters_only_when_set():
+    assert {"mask_sharing", "correlation_dtype", "undefined_correlation", "reconstruction"}.isdisjoint(
+        _explainer().parameters)
+    set_ = _explainer(mask_sharing="per_window", correlation_dtype="float32", undefined_correlation="zero",
+                      reconstruction="authors").parameters
+    assert (set_["mask_sharing"], set_["correlation_dtype"], set_["undefined_correlation"],
+            set_["reconstruction"]) == ("per_window", "float32", "zero", "authors")
+
+
+def test_the_authors_reconstruction_rebuilds_the_pixel_maps_from_the_same_windows(tmp_path):
+    from corrrelax_lib.windows.reconstruction import authors_window_map_to_pixels
+
+    image = _image()
+    maps = _explainer(reconstruction="authors").explain(image, _everywhere(image))
+    assert maps.reconstruction == "authors"
+    expected = authors_window_map_to_pixels(maps.window_rho_class[1], maps.grid)
+    np.testing.assert_array_equal(maps.pixel_map("correlation", "b"), expected)
+    product = maps.pixel_map("prediction", "b") * maps.pixel_map("correlation", "b")
+    np.testing.assert_array_equal(maps.pixel_map("product", "b"), product)
+    centred = replace(maps, reconstruction="centred")
+    assert not np.allclose(centred.pixel_map("correlation", "b"), expected)
+    np.testing.assert_array_equal(centred.window_map("correlation", "b"), maps.window_map("correlation", "b"))
+    maps.save(tmp_path / "maps.npz")
+    assert CorrelaxMaps.load(tmp_path / "maps.npz").reconstruction == "authors"

@@ -5,23 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from corrrelax_lib.attribution.eigencam import EigenCAM
 from corrrelax_lib.models.classifier import MultiLabelClassifier
-from corrrelax_lib.testing.models import PointwiseConvHead
+from corrrelax_lib.testing.models import PointwiseConvHead, gradient_state_left
 
 
 def _rank_one(sign: float) -> PointwiseConvHead:
     """``A_k = sign · u_k · f`` for an input whose three channels all equal ``f``, with ``u = (1, 2, -0.5)``."""
     conv_weight = sign * torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, -0.5]])
     return PointwiseConvHead(conv_weight, torch.zeros(3), torch.ones(3, 2), torch.zeros(2))
-
-
-def _leaks(model: nn.Module) -> list[str]:
-    """Gradient state or hooks left behind on ``model``."""
-    found = [f"{name}.grad" for name, parameter in model.named_parameters() if parameter.grad is not None]
-    return found + [f"{name} hook" for name, module in model.named_modules() if module._forward_hooks]
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
@@ -33,7 +26,7 @@ def test_rank_one_activations_give_the_image_scaled_by_the_channel_norm(sign):
     maps = EigenCAM(model, ["a", "b"], target_layer=model.conv, progress=False).attribute(f.repeat(1, 3, 1, 1))
     norm = float(np.sqrt(1 + 4 + 0.25))
     torch.testing.assert_close(maps, sign * norm * f.repeat(1, 2, 1, 1))
-    assert _leaks(model) == []
+    assert gradient_state_left(model) == []
 
 
 def test_same_map_for_every_class_each_image_on_its_own():
@@ -46,21 +39,6 @@ def test_same_map_for_every_class_each_image_on_its_own():
     torch.testing.assert_close(maps[3:], explainer.attribute(x[3:]), rtol=1e-4, atol=1e-5)
     # ReLU activations are non-negative: with the sign fixed, so is the map.
     assert (maps >= -1e-5).all()
-    assert _leaks(model) == []
+    assert gradient_state_left(model) == []
     assert explainer.parameters["target_layer"] == "backbone.features"
-    assert EigenCAM.probability_maps is False and EigenCAM.method == "Eigen-CAM"
-
-
-@pytest.mark.parametrize("mode", ["whole", "windows"])
-def test_explain_gives_roi_maps_in_both_modes(mode):
-    torch.manual_seed(0)
-    model = MultiLabelClassifier("small_cnn", 2).eval()
-    image = np.random.default_rng(0).random((70, 90, 3)).astype(np.float32)
-    foreground = np.zeros((70, 90), bool)
-    foreground[:, :60] = True
-    maps = EigenCAM(model, ["a", "b"], mode=mode, image_size=64, window_size=32, stride=16, batch_size=5,
-                    progress=False).explain(image, foreground)
-    assert maps.heatmaps.shape == (2, 70, 90) and maps.method == "Eigen-CAM"
-    assert np.isfinite(maps.heatmaps[:, foreground]).all()
-    np.testing.assert_array_equal(maps.pixel_map("a"), maps.pixel_map("b"))
-    assert np.isnan(maps.heatmaps[:, :, 80:]).all()
+    assert EigenCAM.probability_kinds == frozenset() and EigenCAM.method == "Eigen-CAM"

@@ -8,12 +8,7 @@ import torch
 from torch import nn
 
 from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
-from corrrelax_lib.attribution.lem_map import (
-    extremum_seeds,
-    lem_heatmaps,
-    positive_weight_backprop,
-    score_map_heatmaps,
-)
+from corrrelax_lib.attribution.lem_map import LEM, LEMScoreMap, extremum_seeds, positive_weight_backprop
 from corrrelax_lib.models.lem import LEMClassifier
 from corrrelax_lib.preprocess.roi import breast_mask
 from corrrelax_lib.testing.dicom import breast_like_image
@@ -124,10 +119,10 @@ def roi() -> np.ndarray:
     return np.repeat(plane[..., None], 3, axis=2)
 
 
-def test_lem_heatmaps_are_roi_sized_and_nan_outside_the_breast(roi: np.ndarray) -> None:
+def test_lem_maps_are_roi_sized_and_nan_outside_the_breast(roi: np.ndarray) -> None:
     torch.manual_seed(0)
     model = LEMClassifier("small_cnn", n_labels=2)
-    maps = lem_heatmaps(model, roi, ("Mass", "Retractions"), (64, 48))
+    maps = LEM(model, ("Mass", "Retractions"), (64, 48)).explain(roi)
     assert isinstance(maps, ClassHeatmaps) and maps.method == "LEM"
     assert maps.heatmaps.shape == (2, 96, 72)
     breast = breast_mask(roi[..., 0] / 255.0)
@@ -136,15 +131,15 @@ def test_lem_heatmaps_are_roi_sized_and_nan_outside_the_breast(roi: np.ndarray) 
     assert maps.metadata["extrema"] == "maxima" and maps.metadata["image_size"] == [64, 48]
 
 
-def test_score_map_heatmaps_upsample_the_scores(roi: np.ndarray) -> None:
+def test_score_maps_upsample_the_scores(roi: np.ndarray) -> None:
     model = LEMClassifier("small_cnn", n_labels=2)
     with torch.no_grad():
         model.score.weight.zero_()
         model.score.bias.copy_(torch.tensor([0.5, -2.0]))  # constant score maps
     foreground = np.zeros(roi.shape[:2], dtype=bool)
     foreground[10:50, 5:30] = True
-    maps = score_map_heatmaps(model, roi, ("Mass", "Retractions"), (64, 48), foreground=foreground)
+    maps = LEMScoreMap(model, ("Mass", "Retractions"), (64, 48)).explain(roi, foreground)
     assert maps.method == "LEM score map" and maps.heatmaps.shape == (2, 96, 72)
     assert np.isnan(maps.heatmaps[:, ~foreground]).all()
-    np.testing.assert_allclose(maps.pixel_map("Mass")[foreground], 0.5, rtol=1e-6)
-    np.testing.assert_allclose(maps.pixel_map("Retractions")[foreground], -2.0, rtol=1e-6)
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "Mass")[foreground], 0.5, rtol=1e-6)
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "Retractions")[foreground], -2.0, rtol=1e-6)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from corrrelax_lib.attribution.masks import RandomMasks
+from corrrelax_lib.attribution.masks import FreshMasks, RandomMasks
 
 
 def test_same_seed_gives_the_same_masks_and_another_seed_does_not():
@@ -111,3 +111,57 @@ def test_two_slices_equal_one_slice(shift):
     whole = masks[0:10]
     assert torch.equal(torch.cat([masks[0:3], masks[3:10]]), whole)
     assert torch.equal(masks[4:7], whole[4:7])
+
+
+# Fresh masks per window (the authors' code draws a new set for every window).
+
+def _all_masks(masks, window):
+    return masks.of(torch.full((len(masks),), window), torch.arange(len(masks)))
+
+
+def test_fresh_masks_differ_per_window_and_seed_and_reproduce():
+    first = FreshMasks(32, 32, seed=3)
+    assert torch.equal(_all_masks(first, 5), _all_masks(FreshMasks(32, 32, seed=3), 5))
+    assert not torch.equal(_all_masks(first, 5), _all_masks(first, 6))
+    assert not torch.equal(_all_masks(first, 5), _all_masks(FreshMasks(32, 32, seed=4), 5))
+    # No two of 32 × 4 masks share their cells.
+    cells = torch.cat([first.cells(torch.full((32,), w), torch.arange(32))[0] for w in range(4)]).flatten(1)
+    assert len(torch.unique(cells, dim=0)) == 128
+
+
+def test_a_fresh_mask_does_not_depend_on_its_batch():
+    masks = FreshMasks(64, 24, mask_cells=4, shift=True, seed=1)
+    windows, mask_ids = torch.tensor([7, 2, 7, 40]), torch.tensor([0, 63, 5, 5])
+    batch = masks.of(windows, mask_ids)
+    for i in range(4):
+        assert torch.equal(batch[i], masks.of(windows[i:i + 1], mask_ids[i:i + 1])[0])
+    # A round hands out the masks first + i.
+    assert torch.equal(masks.for_round(16, 32)(windows, mask_ids % 16), masks.of(windows, mask_ids % 16 + 16))
+
+
+@pytest.mark.parametrize("keep_prob", [0.5, 0.25])
+def test_fresh_cells_are_bernoulli_keep_prob_and_upsampled_like_the_shared_set(keep_prob):
+    masks = FreshMasks(40, 40, mask_cells=5, keep_prob=keep_prob, seed=0)
+    window_ids, mask_ids = torch.arange(64).repeat_interleave(40), torch.arange(40).repeat(64)
+    cells, offsets = masks.cells(window_ids, mask_ids)
+    # 64 × 40 × 25 cells: the standard error of the share is below 0.0011.
+    assert set(cells.unique().tolist()) <= {0.0, 1.0} and abs(cells.mean().item() - keep_prob) < 0.01
+    assert (offsets == 0).all()
+    expected = F.interpolate(cells[:8], size=(40, 40), mode="bilinear", align_corners=False)
+    assert torch.equal(masks.of(window_ids[:8], mask_ids[:8]), expected)
+
+
+def test_fresh_shifted_masks_are_crops_at_offsets_inside_one_cell():
+    masks = FreshMasks(12, 30, mask_cells=8, shift=True, seed=9)
+    window_ids, mask_ids = torch.zeros(12, dtype=torch.int64), torch.arange(12)
+    cells, offsets = masks.cells(window_ids, mask_ids)
+    assert offsets.min() >= 0 and offsets.max() < 4 and offsets.abs().sum() > 0
+    larger = F.interpolate(cells, size=(34, 34), mode="bilinear", align_corners=False)
+    batch = masks.of(window_ids, mask_ids)
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        assert torch.equal(batch[i, 0], larger[i, 0, dy:dy + 30, dx:dx + 30])
+
+
+def test_fresh_masks_refuse_bad_arguments():
+    with pytest.raises(ValueError):
+        FreshMasks(0, 16)

@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
+from corrrelax_lib.attribution.neuron_maps import NeuronActivations
 from corrrelax_lib.attribution.neurons import (
     ConceptLabels,
     activation_report,
     activation_thresholds,
     box_region,
     finding_neurons,
-    layer_activations,
-    neuron_activations,
     neuron_embedding,
     region_neurons,
     upsample_activations,
@@ -25,11 +24,12 @@ from corrrelax_lib.io import atomic
 from corrrelax_lib.models.classifier import IMAGENET_MEAN, IMAGENET_STD, MultiLabelClassifier
 
 
-def test_layer_activations_are_the_last_conv_maps_of_the_resized_image():
+def test_neuron_maps_are_the_last_conv_maps_of_the_resized_image():
     torch.manual_seed(0)
     model = MultiLabelClassifier("small_cnn", 4)
     image = np.full((90, 60, 3), 128, np.uint8)  # uniform: any resize keeps 128 / 255 everywhere
-    activations = layer_activations(model, image, image_size=64)
+    maps = NeuronActivations(model, image_size=64).explain(image, np.ones((90, 60), bool))
+    activations = maps.layer_maps
     # 90 × 60 → 64 × 43 (longer side 64), halved five times by small_cnn (stem, four pools): 2 × 1.
     x = torch.full((1, 3, 64, 43), 128 / 255)
     x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -37,7 +37,8 @@ def test_layer_activations_are_the_last_conv_maps_of_the_resized_image():
         expected = model.backbone.features(x)[0].numpy()
     assert activations.shape == (256, 2, 1)
     np.testing.assert_allclose(activations, expected, rtol=1e-5, atol=1e-6)
-    roi = neuron_activations(model, image, image_size=64)
+    roi = maps.activations()
+    np.testing.assert_allclose(maps.pixel_map("activation", "7"), roi[7], rtol=1e-6)
     assert roi.shape == (256, 90, 60) and roi.dtype == np.float32
     # Bilinear upsampling clamps at the borders: the top row is the first cell, the bottom row the second.
     np.testing.assert_allclose(roi[:, 0, :], np.repeat(expected[:, 0], 60, axis=1), rtol=1e-5, atol=1e-6)

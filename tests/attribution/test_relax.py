@@ -18,10 +18,10 @@ def test_an_unchanging_representation_gives_importance_one_and_no_uncertainty():
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     x[:, 0, :8, :8] = 0
     explainer = RELAX(TopLeftFeature(), ["a", "b"], n_masks=30, mask_cells=4, mask_chunk=7, progress=False)
-    assert explainer.extra_maps() == {}
-    maps = explainer.attribute(x)
+    maps, extra = explainer.attribute_with_extra(x)
     torch.testing.assert_close(maps, torch.ones(2, 2, 16, 16))
-    torch.testing.assert_close(explainer.extra_maps()["uncertainty"], torch.zeros(2, 16, 16))
+    torch.testing.assert_close(extra["uncertainty"], torch.zeros(2, 16, 16))
+    assert not hasattr(explainer, "uncertainty")  # the extra comes with the call, not in the explainer's state
 
 
 def test_streaming_sums_match_the_definitions_whatever_the_chunk_size():
@@ -37,14 +37,15 @@ def test_streaming_sums_match_the_definitions_whatever_the_chunk_size():
     uncertainty = uncertainty / weight
     for mask_chunk in (1, 7, 50, 64):
         explainer = RELAX(model, ["a", "b"], n_masks=50, mask_cells=4, mask_chunk=mask_chunk, progress=False)
-        maps = explainer.attribute(x)
+        maps, extra = explainer.attribute_with_extra(x)
         torch.testing.assert_close(maps, importance[:, None].expand(3, 2, 16, 16).float(), rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(explainer.extra_maps()["uncertainty"], uncertainty.float(), rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(extra["uncertainty"], uncertainty.float(), rtol=1e-4, atol=1e-7)
 
 
 def test_importance_lies_on_the_only_region_the_representation_sees():
     explainer = RELAX(TopLeftFeature(), ["a", "b"], n_masks=300, mask_cells=4, progress=False)
-    maps = explainer.attribute(torch.ones(1, 3, 16, 16))[0]
+    maps, extra = explainer.attribute_with_extra(torch.ones(1, 3, 16, 16))
+    maps = maps[0]
     # Same importance for every class: RELAX is label-free.
     assert torch.equal(maps[0], maps[1])
     top_left, bottom_right = maps[0, :8, :8], maps[0, 8:, 8:]
@@ -52,7 +53,7 @@ def test_importance_lies_on_the_only_region_the_representation_sees():
     # on average); far from it the masks there do not matter and R is the mean similarity (0.66–0.71).
     assert top_left.mean() > bottom_right.max() + 0.05
     assert top_left.min() > bottom_right.mean()
-    assert (explainer.extra_maps()["uncertainty"] >= 0).all()
+    assert (extra["uncertainty"] >= 0).all()
 
 
 def test_same_seed_same_map_other_seed_other_map():
@@ -63,7 +64,7 @@ def test_same_seed_same_map_other_seed_other_map():
 
     assert torch.equal(relax(5), relax(5))
     assert not torch.equal(relax(5), relax(6))
-    assert RELAX.probability_maps is False and RELAX.method == "RELAX"
+    assert RELAX.probability_kinds == frozenset() and RELAX.method == "RELAX"
 
 
 @pytest.mark.parametrize("mode", ["whole", "windows"])
@@ -77,7 +78,7 @@ def test_explain_gives_importance_and_uncertainty_maps_in_both_modes(mode):
                  progress=False).explain(image, foreground)
     assert maps.heatmaps.shape == (2, 70, 90) and maps.method == "RELAX"
     assert np.isfinite(maps.heatmaps[:, foreground]).all() and (np.abs(maps.heatmaps[:, foreground]) <= 1 + 1e-6).all()
-    np.testing.assert_array_equal(maps.pixel_map("a"), maps.pixel_map("b"))
+    np.testing.assert_array_equal(maps.pixel_map("heatmap", "a"), maps.pixel_map("heatmap", "b"))
     uncertainty = maps.extra["uncertainty"]
     assert uncertainty.shape == (70, 90) and (uncertainty[foreground] >= 0).all()
     assert np.isnan(maps.heatmaps[:, :, 80:]).all() and np.isnan(uncertainty[:, 80:]).all()

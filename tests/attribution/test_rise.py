@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
 import torch
 
 from corrrelax_lib.attribution.masks import RandomMasks
 from corrrelax_lib.attribution.rise import RISE
-from corrrelax_lib.models.classifier import MultiLabelClassifier
 from corrrelax_lib.testing.models import QuadrantMeans
 
 
@@ -65,20 +62,4 @@ def test_same_seed_same_map_other_seed_other_map():
     explainer = RISE(model, ["a", "b"], n_masks=20, mask_cells=4, seed=5, progress=False)
     assert explainer.parameters == {"method": "RISE", "mode": "whole", "seed": 5, "n_masks": 20, "mask_cells": 4,
                                     "keep_prob": 0.5, "image_size": 512}
-    assert RISE.probability_maps is True
-
-
-@pytest.mark.parametrize("mode", ["whole", "windows"])
-def test_explain_gives_roi_maps_in_both_modes(mode):
-    torch.manual_seed(0)
-    model = MultiLabelClassifier("small_cnn", 2).eval()
-    image = np.random.default_rng(0).random((70, 90, 3)).astype(np.float32)
-    foreground = np.zeros((70, 90), bool)
-    foreground[:, :60] = True
-    maps = RISE(model, ["a", "b"], n_masks=16, mode=mode, image_size=64, window_size=32, stride=16, batch_size=5,
-                progress=False).explain(image, foreground)
-    assert maps.heatmaps.shape == (2, 70, 90) and maps.method == "RISE"
-    inside = maps.heatmaps[:, foreground]
-    assert np.isfinite(inside).all() and (inside >= 0).all() and (inside < 2).all()
-    assert np.isnan(maps.heatmaps[:, :, 80:]).all()
-    assert maps.metadata["n_masks"] == 16
+    assert RISE.probability_kinds == frozenset({"heatmap"})

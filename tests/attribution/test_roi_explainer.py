@@ -36,10 +36,10 @@ def test_whole_mode_resizes_back_to_roi_pixels_and_blanks_the_background():
     foreground[5:55, 5:35] = True
     maps = FirstChannel(_model(), ["a", "b"], image_size=30, progress=False).explain(image, foreground)
     assert maps.heatmaps.shape == (2, 60, 40)
-    assert np.isnan(maps.pixel_map("a")[~foreground]).all()
-    np.testing.assert_allclose(maps.pixel_map("a")[10:50, 5:15], 0.5, atol=1e-6)
-    np.testing.assert_allclose(maps.pixel_map("b")[10:50, 25:35], 0.0, atol=1e-6)
-    np.testing.assert_allclose(maps.pixel_map("b"), 2 * maps.pixel_map("a"), atol=1e-6)
+    assert np.isnan(maps.pixel_map("heatmap", "a")[~foreground]).all()
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "a")[10:50, 5:15], 0.5, atol=1e-6)
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "b")[10:50, 25:35], 0.0, atol=1e-6)
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "b"), 2 * maps.pixel_map("heatmap", "a"), atol=1e-6)
     assert maps.metadata["image_size"] == 30 and maps.metadata["seconds"] >= 0
 
 
@@ -59,9 +59,9 @@ def test_windows_mode_smooths_window_means_like_correlax():
         if foreground[y:y + 32, x:x + 32].sum() / 32**2 >= 0.5:
             means.flat[index] = padded[y:y + 32, x:x + 32].mean()
     expected = window_map_to_pixels(smooth_window_map(means, iou_kernel(32, 8)), grid)
-    np.testing.assert_allclose(maps.pixel_map("a"), expected, rtol=1e-5, equal_nan=True)
-    np.testing.assert_allclose(maps.pixel_map("b"), 2 * expected, rtol=1e-5, equal_nan=True)
-    assert np.isnan(maps.pixel_map("a")[:, -5:]).all()
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "a"), expected, rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(maps.pixel_map("heatmap", "b"), 2 * expected, rtol=1e-5, equal_nan=True)
+    assert np.isnan(maps.pixel_map("heatmap", "a")[:, -5:]).all()
 
 
 def test_heatmaps_round_trip_through_npz(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,15 +21,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from corrrelax_lib.paths import repository_root
+from corrrelax_lib.testing.browser import block_other_origins, chromium_context, script_errors
 
 pytestmark = pytest.mark.book
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = repository_root() / "book" / "_build" / "screenshots"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -90,18 +88,6 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         """No access log on stderr."""
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium; without it the test fails, unless ``CORRRELAX_ALLOW_NO_BROWSER=1`` says skip."""
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CORRRELAX_ALLOW_NO_BROWSER") == "1":
-            pytest.skip("chromium is not installed and CORRRELAX_ALLOW_NO_BROWSER=1: no browser check of the book")
-        pytest.fail("chromium is not installed: `apt-get install chromium` (as .ci/run does), "
-                    "or set CORRRELAX_ALLOW_NO_BROWSER=1 to skip the browser check")
-    return path
-
-
 @pytest.fixture(scope="module")
 def served_book(built_html: Path) -> Iterator[str]:
     """The built HTML served by ``http.server`` on 127.0.0.1 (a free port); yields the base URL."""
@@ -139,18 +125,8 @@ def visit(page: Page, base_url: str, path: str, screenshot: Path) -> PageVisit:
     """Open one page, let its scripts and widgets settle, screenshot it, and record what went wrong."""
     seen = PageVisit(path)
     origin = urlsplit(base_url).netloc
-
-    def route(route: Route) -> None:
-        if urlsplit(route.request.url).netloc == origin:
-            route.continue_()
-        else:
-            seen.other_origin.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda error: seen.errors.append(f"uncaught {error}"))
-    page.on("console", lambda message: seen.errors.append(f"console: {message.text} ({message.location.get('url')})")
-            if message.type == "error" else None)
+    seen.other_origin = block_other_origins(page, base_url)
+    seen.errors = script_errors(page)
     page.on("requestfailed", lambda request: seen.failed_requests.append(f"{request.url} ({request.failure})")
             if urlsplit(request.url).netloc == origin else None)
     page.on("response", lambda response: seen.failed_requests.append(f"{response.url} (HTTP {response.status})")
@@ -179,8 +155,7 @@ def visits(chromium: str, built_html: Path, served_book: str, tmp_path_factory) 
     profile = tmp_path_factory.mktemp("chromium-profile")
     results = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        browser = chromium_context(playwright, chromium, profile)
         browser.set_default_timeout(60_000)
         try:
             for path in html_pages(built_html):

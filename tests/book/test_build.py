@@ -8,8 +8,8 @@ from html import unescape
 
 import pytest
 
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.book.results import load_results
+from corrrelax_lib.pipeline.study import Study
 
 pytestmark = pytest.mark.book
 
@@ -63,21 +63,24 @@ def test_table_4_has_ours_and_the_papers_columns(built_html):
     html = page(built_html, "07_pointing_game")
     table = re.search(r"<table[^>]*>.*?Table 4 \|.*?</table>", html, re.S)
     assert table, "Table 4 missing"
-    for text in ("paper (VinDr-Mammo)", "0.5205", "prediction > 25%", "chance"):
+    for text in ("paper (VinDr-Mammo)", "0.5205", "prediction ≥ 25%", "chance"):
         assert text in html_module.unescape(table.group(0)), text  # pandas' Styler may or may not escape ">"
     assert "0.4978" in html  # the paper's rows, support-weighted
+    # The paper's means rebuilt exactly (hits over the 357 images with a finding), its Mass 50% typo flagged.
+    for text in ("227/357 = 0.6358", "129/357 = 0.3613", "200/357 = 0.5602", "59/219 = 0.2694", "Hits per image"):
+        assert text in html, text
 
 
 def test_tiny_maps_point_at_phantom_lesions_more_often_than_a_random_point(built_html):
-    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["07_pointing_game"]}
-    accuracy = entries["Weighted mean: prediction > 25%"].ours
+    entries = {entry.quantity: entry for entry in load_results(Study.open("tiny").results_dir)["07_pointing_game"]}
+    accuracy = entries["Weighted mean: prediction ≥ 25%"].ours
     chance = entries["Weighted mean: chance"].ours
     support = entries["Weighted mean: support"].ours
     assert support >= 20 and accuracy > 2 * chance, (accuracy, chance, support)
 
 
 def test_tiny_classifier_learns_the_phantom_lesions_above_chance(built_html):
-    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["04_classifier"]}
+    entries = {entry.quantity: entry for entry in load_results(Study.open("tiny").results_dir)["04_classifier"]}
     auc = entries["mean ROC AUC over labels (chance 0.5)"]
     p_value = float(auc.note.removeprefix("permutation p = "))
     assert auc.ours > 0.75 and p_value < 0.01, (auc.ours, auc.note)
@@ -98,14 +101,14 @@ def test_baselines_table_scores_every_method_on_the_same_pairs(built_html):
                    "Gradient saliency (whole ROI)", "RISE (whole ROI)", "RELAX (whole ROI)", "Grad-CAM (windows)",
                    "seconds / image"):
         assert method in table.group(0), method
-    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["08_baselines"]}
+    entries = {entry.quantity: entry for entry in load_results(Study.open("tiny").results_dir)["08_baselines"]}
     assert entries["Grad-CAM: Mass accuracy"].paper == 0.41
     accuracies = [entry.ours for quantity, entry in entries.items() if quantity.endswith("all pairs")]
     assert len(accuracies) >= 10 and all(0 <= value <= 1 for value in accuracies)
 
 
 def test_related_methods_page_scores_lem_and_compares_mldam_with_the_paper(built_html):
-    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["09_related_methods"]}
+    entries = {entry.quantity: entry for entry in load_results(Study.open("tiny").results_dir)["09_related_methods"]}
     assert 0 <= entries["LEM: pointing accuracy, all pairs"].ours <= 1
     assert entries["MLDAM: f1"].paper == 0.1837 and 0 <= entries["MLDAM: f1"].ours <= 1
     html = page(built_html, "09_related_methods")
@@ -133,7 +136,7 @@ def test_external_chapter_shows_every_breast_of_the_real_scans(built_html):
                 assert f"{patient}_{breast}_{view}" in html  # each scan's row in the cost table
     figures = re.findall(r'<img[^>]+src="[^"]+\.png"', html)
     assert len(figures) >= 2, len(figures)
-    entries = {entry.quantity: entry for entry in load_results(load_profile("tiny").results_dir)["11_external_images"]}
+    entries = {entry.quantity: entry for entry in load_results(Study.open("tiny").results_dir)["11_external_images"]}
     mass = entries["Mass: max window prediction, averaged over scans"]
     assert 0.0 <= mass.ours <= 1.0 and mass.note.startswith("on phantom-tiny test images")
 
@@ -145,6 +148,6 @@ def test_full_reproduction_page_gives_measured_costs_and_commands(built_html):
                      "torchrun --nproc_per_node 8", "--nnodes", "corrrelax check-data --profile full",
                      "Still unmeasured"):
         assert expected in text, expected
-    recorded = load_results(load_profile("tiny").results_dir)["12_full_reproduction"]
+    recorded = load_results(Study.open("tiny").results_dir)["12_full_reproduction"]
     entries = {entry.quantity: entry for entry in recorded}
     assert entries["full settings on this machine: masked passes per second"].ours > 0

@@ -29,9 +29,10 @@ def notebook(tmp_path):
     return source, tmp_path / "out" / "01_example.ipynb", library
 
 
-def run(notebook, parameters, force=False):
+def run(notebook, parameters, force=False, settings=None):
     source, output, library = notebook
-    return execute_notebook(source, output, parameters, cwd=source.parent, library_root=library, force=force)
+    return execute_notebook(source, output, parameters, settings=settings or {}, cwd=source.parent,
+                            library_root=library, force=force)
 
 
 def outputs(path) -> str:
@@ -51,6 +52,8 @@ def test_up_to_date_notebook_is_not_executed_again(notebook):
     assert run(notebook, {"seed": 2}, force=True)
     (notebook[2] / "module.py").write_text("VALUE = 2\n")  # library changed
     assert run(notebook, {"seed": 2})
+    assert run(notebook, {"seed": 2}, settings={"correlax": {"n_masks": 64}})  # the study's settings changed
+    assert not run(notebook, {"seed": 2}, settings={"correlax": {"n_masks": 64}})
 
 
 def test_failing_cell_raises_and_leaves_no_output(notebook):

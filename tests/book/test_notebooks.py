@@ -8,9 +8,9 @@ import jupytext
 import pytest
 import yaml
 
+from corrrelax_lib.book import execute
 from corrrelax_lib.book.build import notebook_sources
 from corrrelax_lib.book.execute import declared_parameters, notebook_cache_key
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.paths import repository_root
 
 ROOT = repository_root()
@@ -22,10 +22,15 @@ def test_there_are_chapters():
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_one_parameters_cell_whose_names_the_profiles_provide(source):
-    declared = declared_parameters(jupytext.read(source))
-    provided = set(load_profile("tiny").notebook_parameters())
-    assert declared and declared <= provided, declared - provided
+def test_the_parameters_cell_holds_the_profile_and_overrides_only(source):
+    """No copied defaults that could drift from the profile: the chapter opens the study of ``profile``."""
+    notebook = jupytext.read(source)
+    assert declared_parameters(notebook) == {"profile", "overrides"}
+    [cell] = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    values: dict = {}
+    exec(cell.source, {}, values)  # the cell is two assignments of literals
+    assert values == {"profile": "tiny", "overrides": {}}
+    assert "Study.open(profile, overrides)" in source.read_text()
 
 
 def test_every_chapter_is_in_the_table_of_contents():
@@ -49,3 +54,17 @@ def test_cache_key_changes_with_parameters_and_library(tmp_path):
     assert key != notebook_cache_key(source, {"seed": 1}, library)
     (library / "a.py").write_text("x = 2\n")
     assert key != notebook_cache_key(source, {"seed": 0}, library)
+
+
+def test_cache_key_changes_with_the_manifests_and_the_package_versions(tmp_path, monkeypatch):
+    library, manifests = tmp_path / "lib", tmp_path / "data_manifests"
+    library.mkdir()
+    manifests.mkdir()
+    (manifests / "vindr-mammo.yml").write_text("paper_table1: {}\n")
+    source = SOURCES[0]
+    key = notebook_cache_key(source, {"seed": 0}, library)
+    (manifests / "vindr-mammo.yml").write_text("paper_table1: {Mass: 1}\n")
+    edited = notebook_cache_key(source, {"seed": 0}, library)
+    assert edited != key
+    monkeypatch.setattr(execute, "locked_requirements", lambda: ["torch==0.0.1"])
+    assert notebook_cache_key(source, {"seed": 0}, library) != edited

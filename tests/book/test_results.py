@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import numpy as np
 
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
-from corrrelax_lib.book.profiles import load_profile
 from corrrelax_lib.book.results import ResultLog, load_results
 from corrrelax_lib.book.status import render_status_page
+from corrrelax_lib.config import load_study_config
+from corrrelax_lib.environment import recorded_environment
+from corrrelax_lib.paths import profile_path
 
 
 def test_record_replaces_and_round_trips(tmp_path):
@@ -21,9 +25,19 @@ def test_record_replaces_and_round_trips(tmp_path):
 
 def test_status_page_shows_ours_beside_paper(tmp_path):
     ResultLog(tmp_path, "02_dataset").record("Table 1", "Mass (training)", 41, 989)
-    page = render_status_page(load_profile("tiny"), load_results(tmp_path))
+    page = render_status_page(load_study_config(profile_path("tiny")), load_results(tmp_path))
     assert "| Table 1 | Mass (training) | 41 | 989 |  |" in page
     assert "synthetic phantoms" in page
+
+
+def test_status_page_records_the_environment(tmp_path):
+    environment = recorded_environment(tmp_path)  # tmp_path is no git checkout
+    page = render_status_page(load_study_config(profile_path("tiny")), {}, environment)
+    assert "| Git commit | `not a git checkout` |" in page
+    assert f"| torch | `{importlib.metadata.version('torch')}` |" in page
+    assert "| Python |" in page
+    assert "| Device | `CPU only" in page or "| Device | `CUDA" in page
+    assert "| numpy |" in page and "| torchvision |" in page
 
 
 def test_phantom_datasets_are_labelled_synthetic():

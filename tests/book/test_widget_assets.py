@@ -146,7 +146,7 @@ def test_book_config_loads_the_vendored_scripts_through_the_extension():
 def test_extension_serves_the_vendored_folder_and_refuses_a_build_without_it(tmp_path):
     app = SimpleNamespace(srcdir=str(tmp_path))
     config = SimpleNamespace(html_static_path=["_static"])
-    with pytest.raises(RuntimeError, match=r"python -m corrrelax_lib\.book build"):
+    with pytest.raises(RuntimeError, match=r"`corrrelax book build`"):
         add_static_path(app, config)
     (vendored_static_dir(tmp_path) / "jupyter-widgets").mkdir(parents=True)
     add_static_path(app, config)

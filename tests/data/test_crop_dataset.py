@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import torch
 from torch.utils.data import DataLoader
+from torchvision.transforms import v2
 
 from corrrelax_lib.data.crop_dataset import (
     CropDataset,
+    authors_colour_augmentation,
     inverse_frequency_weights,
     restrict_to_labels,
     training_augmentation,
@@ -92,6 +94,50 @@ def test_another_epoch_or_seed_gives_another_crop(store):
     assert all(not torch.equal(a, other_seed[index][0]) for index, a in enumerate(first))
 
 
+def test_the_two_augmentations_share_flips_and_rotation_and_differ_in_colour():
+    paper, authors = training_augmentation("paper"), training_augmentation("authors")
+    geometry = [v2.RandomHorizontalFlip, v2.RandomVerticalFlip, v2.RandomRotation]
+    assert [type(t) for t in paper.transforms] == [*geometry, v2.ColorJitter]
+    assert [type(t) for t in authors.transforms] == [*geometry, v2.RandomApply]
+    assert paper.transforms[-1].hue == (-0.05, 0.05)
+    colour = authors.transforms[-1]
+    assert colour.p == 0.5 and [type(t) for t in colour.transforms] == [v2.ColorJitter, v2.RandomChannelPermutation]
+    assert colour.transforms[0].hue == (-0.1, 0.1)
+    with pytest.raises(ValueError, match="augmentation"):
+        training_augmentation("ours")  # type: ignore[arg-type]
+
+
+def _unchanged_share(transform, crop: torch.Tensor, n_seeds: int) -> float:
+    """Share of seeds for which ``transform`` returns ``crop`` exactly."""
+    unchanged = []
+    for seed in range(n_seeds):
+        torch.manual_seed(seed)
+        unchanged.append(torch.equal(transform(crop), crop))
+    return float(np.mean(unchanged))
+
+
+def test_the_authors_colour_step_is_all_or_nothing_with_probability_p():
+    crop = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    # Jitter and permutation together half of the time, never one without the other (a lone jitter changes the crop).
+    assert 0.4 < _unchanged_share(authors_colour_augmentation(), crop, 400) < 0.6
+    assert _unchanged_share(authors_colour_augmentation(p=0.0), crop, 20) == 1.0
+    assert _unchanged_share(training_augmentation("paper").transforms[-1], crop, 20) == 0.0  # the paper's: always
+
+
+def test_the_authors_colour_step_permutes_the_channels():
+    """Without jitter magnitudes left to blur it (applied with p=1), the step is a permutation of the channels."""
+    crop = torch.stack([torch.full((4, 4), value) for value in (0.2, 0.5, 0.8)])
+    step = authors_colour_augmentation(p=1.0)
+    step.transforms[0] = v2.ColorJitter()  # no jitter: only the permutation is left
+    orders = set()
+    for seed in range(60):
+        torch.manual_seed(seed)
+        out = step(crop)
+        orders.add(tuple(round(float(out[c, 0, 0]), 1) for c in range(3)))
+        assert sorted(out[:, 0, 0].tolist()) == pytest.approx([0.2, 0.5, 0.8])
+    assert len(orders) == 6  # every order of the three channels
+
+
 def test_items_leave_the_global_torch_rng_alone(store):
     dataset = _dataset(store, augmentation=training_augmentation())
     torch.manual_seed(123)
@@ -133,6 +179,29 @@ def test_a_multi_label_sample_takes_its_rarest_label():
     # A in 3 samples, B in 2: the (A, B) sample weighs 1/2, not 1/3.
     weights = inverse_frequency_weights([("A",), ("A",), ("A", "B"), ("B",)], ["A", "B"])
     np.testing.assert_allclose(weights, np.array([1 / 3, 1 / 3, 1 / 2, 1 / 2]) / (5 / 3))
+
+
+def test_the_authors_rule_sums_a_multi_label_samples_inverse_frequencies():
+    # A in 3 samples, B in 2: the (A, B) sample weighs 1/3 + 1/2 = 5/6 (max: 1/2); the others as with max.
+    labels_per_sample = [("A",), ("A",), ("A", "B"), ("B",)]
+    weights = inverse_frequency_weights(labels_per_sample, ["A", "B"], rule="sum")
+    np.testing.assert_allclose(weights, np.array([1 / 3, 1 / 3, 5 / 6, 1 / 2]) / 2)
+    # Single-label samples: the two rules agree.
+    single = [("A",), ("A",), ("B",)]
+    np.testing.assert_array_equal(inverse_frequency_weights(single, ["A", "B"], rule="sum"),
+                                  inverse_frequency_weights(single, ["A", "B"], rule="max"))
+    with pytest.raises(ValueError, match="rule"):
+        inverse_frequency_weights(single, ["A", "B"], rule="mean")  # type: ignore[arg-type]
+
+
+def test_sampler_draws_with_the_rule_it_is_given(store):
+    dataset = _dataset(store)
+    by_rule = {rule: np.bincount(np.concatenate([list(weighted_sampler(dataset, 0, epoch, rule))
+                                                 for epoch in range(300)]), minlength=4) / (300 * 4)
+               for rule in ("max", "sum")}
+    # Sample 1 carries Mass (in 2 samples) and its calcification (in 1): 1 (max) or 1.5 (sum) of 3.5 or 4.
+    np.testing.assert_allclose(by_rule["max"], np.array([1 / 2, 1, 1, 1]) / 3.5, atol=0.04)
+    np.testing.assert_allclose(by_rule["sum"], np.array([1 / 2, 3 / 2, 1, 1]) / 4, atol=0.04)
 
 
 def test_labels_outside_the_model_outputs_are_ignored():

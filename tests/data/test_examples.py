@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from corrrelax_lib.data.examples import crop_with_context, label_example_crops
+from corrrelax_lib.data.image_store import PreprocessedImageStore
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.data.vindr import finding_samples, read_finding_annotations
 
@@ -21,8 +22,14 @@ def test_crop_is_clipped_at_the_image_border():
     assert crop.shape == (15, 15)
 
 
-def test_every_label_gets_its_crops(tiny_data_root):
+def test_every_label_gets_its_crops_from_the_store(tiny_data_root, tmp_path):
     samples = finding_samples(read_finding_annotations(tiny_data_root / "finding_annotations.csv"))
-    crops = label_example_crops(tiny_data_root, samples[samples["split"] == "training"], 2, seed=0)
+    store = PreprocessedImageStore(tiny_data_root, tmp_path / "cache")
+    crops = label_example_crops(store, samples[samples["split"] == "training"], 2, seed=0)
     assert list(crops) == list(LABELS)
     assert all(len(v) == 2 and v[0].ndim == 3 and v[0].shape[2] == 3 for v in crops.values())
+    # The crops are cut from the cached images the classifier reads, as floats in [0, 1].
+    crop = crops[LABELS[0]][0]
+    assert crop.dtype == np.float32 and 0.0 <= crop.min() and crop.max() <= 1.0
+    assert len(list((tmp_path / "cache").glob("*.json"))) > 0
+    np.testing.assert_allclose(crop * 255, np.round(crop * 255), atol=1e-4)  # the cache's 8-bit levels

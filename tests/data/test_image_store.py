@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from corrrelax_lib.config import ImagePreprocessing, PreprocessingConfig, config_as_dict
 from corrrelax_lib.data import image_store
 from corrrelax_lib.data.image_store import CachedImageError, PreprocessedImageStore, StoredImage, default_cache_dir
 from corrrelax_lib.data.vindr import image_path
@@ -44,10 +46,28 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
+PAPER = ImagePreprocessing()
+AUTHORS = ImagePreprocessing(apply_voi_lut=True, clahe_histogram="8-bit", clahe_background="zero")
+
+
 def test_default_cache_dir_names_the_parameters(tmp_path):
-    assert default_cache_dir(tmp_path, (1.0, 2.0), 8) == tmp_path / "cache" / "preprocessed-clahe1-2-tiles8"
-    assert default_cache_dir(tmp_path, (1.5, 3.0), 4) != default_cache_dir(tmp_path, (1.0, 2.0), 8)
-    assert default_cache_dir(tmp_path, (1.0, 2.0), 8, apply_voi_lut=True) != default_cache_dir(tmp_path, (1.0, 2.0), 8)
+    assert default_cache_dir(tmp_path, PAPER) == tmp_path / "cache" / "preprocessed-clahe1-2-tiles8"
+    assert default_cache_dir(tmp_path, ImagePreprocessing((1.5, 3.0), 4)).name == "preprocessed-clahe1.5-3-tiles4"
+    options = {"apply_voi_lut": True, "clahe_histogram": "8-bit", "clahe_background": "zero"}
+    names = {default_cache_dir(tmp_path, replace(PAPER, **{key: value})).name for key, value in options.items()}
+    assert names == {"preprocessed-clahe1-2-tiles8-voi", "preprocessed-clahe1-2-tiles8-8bit",
+                     "preprocessed-clahe1-2-tiles8-bg0"}
+    assert default_cache_dir(tmp_path, AUTHORS).name == "preprocessed-clahe1-2-tiles8-voi-8bit-bg0"
+
+
+def test_in_artifacts_caches_under_the_folder_of_its_preprocessing(data_root, tmp_path):
+    """A profile's section (with other sites' image height) gives the store of its ImagePreprocessing fields."""
+    store = PreprocessedImageStore.in_artifacts(data_root, tmp_path, PreprocessingConfig(clahe_histogram="8-bit"))
+    assert store.cache_dir == default_cache_dir(tmp_path, replace(PAPER, clahe_histogram="8-bit"))
+    assert store.preprocessing == replace(PAPER, clahe_histogram="8-bit")
+    store.get("s1", "a")
+    assert json.loads((store.cache_dir / "a.json").read_text())["preprocessing"] == config_as_dict(
+        store.preprocessing)
 
 
 def test_first_get_writes_png_and_json_later_gets_read_them(data_root, tmp_path, calls):
@@ -55,7 +75,9 @@ def test_first_get_writes_png_and_json_later_gets_read_them(data_root, tmp_path,
     first = PreprocessedImageStore(data_root, cache).get("s1", "a")
     assert sorted(p.name for p in cache.iterdir()) == ["a.json", "a.png"]  # no .part files left
     record = json.loads((cache / "a.json").read_text())
-    assert record["roi"] == list(first.roi) and record["clip_limits"] == [1.0, 2.0] and record["tile_grid"] == 8
+    assert record["roi"] == list(first.roi) and record["preprocessing"] == {
+        "clahe_clip_limits": [1.0, 2.0], "clahe_tile_grid": 8, "apply_voi_lut": False, "clahe_histogram": "data",
+        "clahe_background": "kept"}
     assert record["source"] == str(image_path(data_root, "s1", "a"))
     second = PreprocessedImageStore(data_root, cache).get("s1", "a")  # a new store: from disk
     assert len(calls) == 1
@@ -78,27 +100,53 @@ def test_stored_image_is_the_quantised_preprocessed_image(data_root, tmp_path):
 def test_changed_parameters_recompute(data_root, tmp_path, calls):
     cache = tmp_path / "cache"
     PreprocessedImageStore(data_root, cache).get("s1", "a")
-    other = PreprocessedImageStore(data_root, cache, clip_limits=(1.0, 3.0)).get("s1", "a")
+    other = PreprocessedImageStore(data_root, cache, ImagePreprocessing((1.0, 3.0))).get("s1", "a")
     assert len(calls) == 2
-    assert json.loads((cache / "a.json").read_text())["clip_limits"] == [1.0, 3.0]
-    again = PreprocessedImageStore(data_root, cache, clip_limits=(1.0, 3.0)).get("s1", "a")
+    assert json.loads((cache / "a.json").read_text())["preprocessing"]["clahe_clip_limits"] == [1.0, 3.0]
+    again = PreprocessedImageStore(data_root, cache, ImagePreprocessing((1.0, 3.0))).get("s1", "a")
     assert len(calls) == 2
     np.testing.assert_array_equal(again.image, other.image)
-    PreprocessedImageStore(data_root, cache, tile_grid=4).get("s1", "a")
-    assert len(calls) == 3
-    PreprocessedImageStore(data_root, cache, tile_grid=4, apply_voi_lut=True).get("s1", "a")
-    assert len(calls) == 4
-    assert json.loads((cache / "a.json").read_text())["apply_voi_lut"] is True
+    settings = ImagePreprocessing(clahe_tile_grid=4)
+    for option in ({}, {"apply_voi_lut": True}, {"clahe_histogram": "8-bit"}, {"clahe_background": "zero"}):
+        settings = replace(settings, **option)  # one more option on each time
+        PreprocessedImageStore(data_root, cache, settings).get("s1", "a")
+    assert len(calls) == 6
+    assert json.loads((cache / "a.json").read_text())["preprocessing"] == config_as_dict(settings)
 
 
-def test_record_written_before_the_voi_option_existed_is_recomputed(data_root, tmp_path, calls):
+def test_record_written_before_the_preprocessing_options_existed_is_recomputed(data_root, tmp_path, calls):
     cache = tmp_path / "cache"
     PreprocessedImageStore(data_root, cache).get("s1", "a")
     record = json.loads((cache / "a.json").read_text())
-    del record["apply_voi_lut"]
-    (cache / "a.json").write_text(json.dumps(record))
+    del record["preprocessing"]
+    (cache / "a.json").write_text(json.dumps({**record, "clip_limits": [1.0, 2.0], "tile_grid": 8,
+                                              "apply_voi_lut": False}))
     PreprocessedImageStore(data_root, cache).get("s1", "a")
     assert len(calls) == 2
+
+
+def test_authors_options_reach_the_cached_image(tmp_path):
+    """8-bit CLAHE and the zero background change the cached CLAHE channels, the original channel stays."""
+    root = tmp_path / "data"
+    source = image_path(root, "s1", "big")
+    source.parent.mkdir(parents=True)
+    write_test_dicom(source, breast_like_image(512, 384), bits_stored=12)  # tiles of 3072 px: 10 bits
+    paper_store = PreprocessedImageStore(root, tmp_path / "paper")
+    paper = paper_store.get("s1", "big").image
+    eight_bit = PreprocessedImageStore(root, tmp_path / "8bit", ImagePreprocessing(clahe_histogram="8-bit"))
+    zero = PreprocessedImageStore(root, tmp_path / "zero", ImagePreprocessing(clahe_background="zero"))
+    for store in (eight_bit, zero):
+        image = store.get("s1", "big").image
+        np.testing.assert_array_equal(image[..., 0], paper[..., 0])
+        assert not np.array_equal(image[..., 1:], paper[..., 1:])
+    bits = {name: json.loads((tmp_path / name / "big.json").read_text())["clahe_bits"] for name in ("paper", "8bit")}
+    assert bits == {"paper": 10, "8bit": 8}
+    # Zero background: CLAHE channels are 0 wherever the 8-bit original is, and only the background changed.
+    image = zero.get("s1", "big").image
+    background = image[..., 0] == 0
+    assert background.any() and (paper[..., 1:][background] > 0).any()
+    assert (image[..., 1:][background] == 0).all()
+    np.testing.assert_array_equal(image[~background], paper[~background])
 
 
 def test_record_says_how_the_intensities_were_prepared(tmp_path):
@@ -109,10 +157,12 @@ def test_record_says_how_the_intensities_were_prepared(tmp_path):
     write_test_dicom(source, 4095 - breast_like_image(), photometric="MONOCHROME1", bits_stored=12,
                      window=(1000.0, 1500.0), presentation_lut_shape="INVERSE")
     for apply_voi_lut, applied in ((False, "none"), (True, "window")):
-        cache = default_cache_dir(tmp_path / "artifacts", (1.0, 2.0), 8, apply_voi_lut=apply_voi_lut)
-        stored = PreprocessedImageStore(root, cache, apply_voi_lut=apply_voi_lut).get("s1", "m1")
-        record = json.loads((cache / "m1.json").read_text())
-        assert record["apply_voi_lut"] is apply_voi_lut and record["intensity"]["voi_applied"] == applied
+        preprocessing = ImagePreprocessing(apply_voi_lut=apply_voi_lut)
+        store = PreprocessedImageStore.in_artifacts(root, tmp_path / "artifacts", preprocessing)
+        stored = store.get("s1", "m1")
+        record = json.loads((store.cache_dir / "m1.json").read_text())
+        assert record["preprocessing"]["apply_voi_lut"] is apply_voi_lut
+        assert record["intensity"]["voi_applied"] == applied
         assert record["intensity"]["photometric"] == "MONOCHROME1" and record["intensity"]["inverted"] is True
         assert record["intensity"]["presentation_lut_shape"] == "INVERSE"
         assert record["intensity"]["window"] == [1000.0, 1500.0] and record["intensity"]["bits_stored"] == 12

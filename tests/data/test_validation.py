@@ -12,7 +12,7 @@ from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
 from corrrelax_lib.data.sources import DatasetUnavailableError, DataValidationError, prepare_dataset
 from corrrelax_lib.data.validation import DataValidationReport, validate_dataset
 from corrrelax_lib.data.vindr import BREAST_CSV, FINDINGS_CSV, image_path
-from corrrelax_lib.paths import manifest_path, repository_root
+from corrrelax_lib.paths import manifest_path
 
 MANIFEST = manifest_path("vindr-mammo")
 CONFIG = PhantomConfig(seed=7, n_patients=2, test_fraction=0.5, image_height_range=(128, 140))
@@ -53,7 +53,7 @@ def test_phantom_root_validates_ok(root):
     summary = report.summary()
     assert summary.splitlines()[0] == f"VinDr-Mammo at {root}: OK"
     assert "images: 8 (manifest: 20000)" in summary
-    assert prepare_dataset("vindr-mammo", root, repository_root()) == root
+    assert prepare_dataset("vindr-mammo", root) == root
 
 
 def test_deleted_image_is_missing_with_its_csv_line(root):
@@ -160,7 +160,7 @@ def test_prepare_dataset_raises_with_the_report(root):
     study_id, image_id, line = _first_finding(root)
     image_path(root, study_id, image_id).unlink()
     with pytest.raises(DataValidationError, match=rf"{FINDINGS_CSV}, line {line}") as raised:
-        prepare_dataset("vindr-mammo", root, repository_root())
+        prepare_dataset("vindr-mammo", root)
     assert isinstance(raised.value, DatasetUnavailableError)
     assert isinstance(raised.value.report, DataValidationReport)
     assert str(raised.value) == raised.value.report.summary()
@@ -187,7 +187,7 @@ def test_box_past_the_edge_is_a_counted_repair_not_a_failure(root, caplog):
     assert f"Repairs: {FINDINGS_CSV}: 1 of {report.n_boxes} finding boxes reached past their image and were " \
            f"clipped to it (line {line})" in report.summary()
     with caplog.at_level("WARNING", logger="corrrelax_lib.data.sources"):
-        prepare_dataset("vindr-mammo", root, repository_root())
+        prepare_dataset("vindr-mammo", root)
     assert f"1 of {report.n_boxes} finding boxes reached past their image" in caplog.text
     assert f"(line {line})" in caplog.text
 
@@ -203,4 +203,4 @@ def test_box_outside_its_image_fails_validation_with_file_and_line(root):
     assert summary.splitlines()[0].endswith("NOT OK")
     assert f"{FINDINGS_CSV}, line {line}: (image_id" in summary
     with pytest.raises(DataValidationError, match="lies entirely outside"):
-        prepare_dataset("vindr-mammo", root, repository_root())
+        prepare_dataset("vindr-mammo", root)

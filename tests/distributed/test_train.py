@@ -43,7 +43,7 @@ def test_ddp_on_two_gloo_processes_trains_the_single_process_model(tmp_path):
     single, single_history = run_job(tmp_path / "single", DistributedContext())
     result = run_torchrun("corrrelax_lib.testing.train_job", tmp_path / "ddp")
     assert result.returncode == 0, result.stderr[-3000:]
-    weights = torch.load(tmp_path / "ddp" / "weights.pt")
+    weights = torch.load(tmp_path / "ddp" / "weights.pt", weights_only=True)
     # Not a no-op: the weights moved from their initialisation.
     assert not torch.allclose(single[1].weight, type(single[1])(192, 2).weight)
     for name, tensor in single.state_dict().items():
@@ -52,10 +52,21 @@ def test_ddp_on_two_gloo_processes_trains_the_single_process_model(tmp_path):
     assert list(history["epoch"]) == [1, 2, 3]
     pd.testing.assert_series_equal(history["train_loss"], single_history["train_loss"], rtol=1e-4)
     # Rank 0 wrote the checkpoint of the last epoch, without DDP's "module." prefix.
-    checkpoint = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert len(checkpoint["history"]) == 3 and set(checkpoint["model"]) == set(weights)
     # Each rank loaded half of the draws: 3 epochs of 5 steps of 2 crops (one process: 4 crops a step).
     assert [int((tmp_path / "ddp" / f"seen-rank{r}.txt").read_text()) for r in (0, 1)] == [30, 30]
     assert int((tmp_path / "single" / "seen-rank0.txt").read_text()) == 60
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
         "checkpoint.pt", "history.csv", "seen-rank0.txt", "seen-rank1.txt", "weights.pt"]
+
+
+def test_ddp_trains_a_summed_loss_as_one_process_does(tmp_path):
+    """The authors' sum reduction: each rank's sum times the world size, so DDP's mean is the batch's sum
+    (with weight decay beside it, a gradient of half the scale would train other weights)."""
+    single, _ = run_job(tmp_path / "single", DistributedContext(), summed=True)
+    result = run_torchrun("corrrelax_lib.testing.train_job", tmp_path / "ddp", "--sum")
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = torch.load(tmp_path / "ddp" / "weights.pt", weights_only=True)
+    for name, tensor in single.state_dict().items():
+        torch.testing.assert_close(weights[name], tensor, rtol=1e-4, atol=1e-5, msg=name)

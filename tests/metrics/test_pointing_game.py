@@ -5,11 +5,14 @@ import pandas as pd
 import pytest
 
 from corrrelax_lib.metrics.pointing_game import (
+    PER_IMAGE_ROW,
+    TABLE4_CRITERIA,
     chance_hit_rate,
     hit,
     pointing_game_table,
     predicted_location,
     support_weighted_mean,
+    table4_criteria,
 )
 from corrrelax_lib.windows import iou_kernel, window_grid
 from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels
@@ -71,6 +74,22 @@ def test_require_positive_refuses_a_zero_or_negative_maximum():
     assert not hit(negative, BOX, require_positive=True)
     assert not hit(np.zeros((120, 100)), [[0, 0, 99, 119]], require_positive=True)
     assert hit(peak_at(30, 40, value=0.01), BOX, require_positive=True)
+
+
+def test_above_compares_the_maximum_strictly_as_the_authors_correlation_criterion():
+    # The authors' code counts a correlation map's hit above 0.05, the paper's text above 0.
+    assert hit(peak_at(30, 40, value=0.03), BOX, above=0.0)
+    assert not hit(peak_at(30, 40, value=0.03), BOX, above=0.05)
+    assert not hit(peak_at(30, 40, value=0.05), BOX, above=0.05)
+    assert hit(peak_at(30, 40, value=0.0501), BOX, above=0.05)
+    assert not hit(peak_at(30, 40, value=0.6), [[80, 100, 90, 110]], tolerance=0, above=0.05)  # off the box
+    assert hit(peak_at(30, 40, value=0.01), BOX, above=0.0) == hit(peak_at(30, 40, value=0.01), BOX,
+                                                                    require_positive=True)
+
+
+def test_table4_criteria_name_the_correlation_threshold_the_code_applies():
+    assert TABLE4_CRITERIA == table4_criteria() == ("prediction ≥ 25%", "prediction ≥ 50%", "correlation > 0")
+    assert table4_criteria(0.05)[2] == "correlation > 0.05"
 
 
 def test_nan_pixels_are_ignored_and_an_all_nan_map_is_a_miss():
@@ -180,14 +199,14 @@ def test_an_interior_plateau_points_at_its_centre():
     assert predicted_location(heatmap) == (45, 25)
 
 
-CRITERIA = ["prediction > 25%", "correlation > 0"]
+CRITERIA = ["prediction ≥ 25%", "correlation > 0"]
 LABELS = ["Mass", "Asymmetries", "Retractions"]
 # Mass: 3 pairs, 2 / 1 hits; Asymmetries: 1 pair, 0 / 1 hits; Retractions: none.
 PAIRS = pd.DataFrame(
     {
         "image_id": ["a", "b", "c", "a"],
         "label": ["Mass", "Mass", "Mass", "Asymmetries"],
-        "prediction > 25%": [True, True, False, False],
+        "prediction ≥ 25%": [True, True, False, False],
         "correlation > 0": [False, True, False, True],
     }
 )
@@ -195,22 +214,30 @@ PAIRS = pd.DataFrame(
 
 def test_table_counts_hits_per_label_and_criterion():
     table = pointing_game_table(PAIRS, CRITERIA, LABELS)
-    assert list(table.index) == [*LABELS, "Weighted mean"]
+    assert list(table.index) == [*LABELS, "Weighted mean", PER_IMAGE_ROW]
     assert list(table.columns) == [*CRITERIA, "support"]
     assert table["support"].dtype == np.int64
-    assert table.loc["Mass", "prediction > 25%"] == pytest.approx(2 / 3)
+    assert table.loc["Mass", "prediction ≥ 25%"] == pytest.approx(2 / 3)
     assert table.loc["Mass", "correlation > 0"] == pytest.approx(1 / 3)
     assert table.loc["Asymmetries"].tolist() == [0.0, 1.0, 1]
-    assert table["support"].tolist() == [3, 1, 0, 4]
+    assert table["support"].tolist() == [3, 1, 0, 4, 3]  # 4 pairs on 3 images
 
 
 def test_table_weighted_mean_is_all_hits_over_all_pairs():
     table = pointing_game_table(PAIRS, CRITERIA, LABELS)
-    assert table.loc["Weighted mean", "prediction > 25%"] == pytest.approx(2 / 4)
+    assert table.loc["Weighted mean", "prediction ≥ 25%"] == pytest.approx(2 / 4)
     assert table.loc["Weighted mean", "correlation > 0"] == pytest.approx(2 / 4)
     pd.testing.assert_series_equal(
         support_weighted_mean(table, CRITERIA), table.loc["Weighted mean", CRITERIA], check_names=False
     )
+
+
+def test_hits_per_image_divides_all_hits_by_the_images_as_the_paper_does():
+    table = pointing_game_table(PAIRS, CRITERIA, LABELS)
+    # 2 hits of each criterion over images a, b, c; image a has a Mass and an Asymmetries pair.
+    assert table.loc[PER_IMAGE_ROW, CRITERIA].tolist() == pytest.approx([2 / 3, 2 / 3])
+    pd.testing.assert_series_equal(support_weighted_mean(table, CRITERIA), table.loc["Weighted mean", CRITERIA],
+                                   check_names=False)  # the summary rows are not averaged in
 
 
 def test_a_label_without_pairs_has_nan_accuracy():

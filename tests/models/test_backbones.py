@@ -78,6 +78,30 @@ def test_normalisation_is_a_fixed_imagenet_buffer() -> None:
         torch.testing.assert_close(model.features_and_logits(x)[0], model.backbone((x - mean) / std))
 
 
+def test_without_normalisation_the_backbone_sees_the_input_as_it_is() -> None:
+    """The authors' code: crops in [0, 1] straight into the backbone."""
+    torch.manual_seed(0)
+    model = MultiLabelClassifier("small_cnn", n_labels=2, input_normalisation="none").eval()
+    torch.manual_seed(0)
+    normalised = MultiLabelClassifier("small_cnn", n_labels=2).eval()  # same weights, ImageNet normalisation
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model.features_and_logits(x)[0], model.backbone(x), rtol=0, atol=0)
+        assert not torch.allclose(normalised(x), model(x))
+    with pytest.raises(ValueError, match="input_normalisation"):
+        MultiLabelClassifier("small_cnn", n_labels=2, input_normalisation="per-image")  # type: ignore[arg-type]
+
+
+def test_a_head_without_output_bias_maps_zero_features_to_zero_logits() -> None:
+    """The authors' code's last Linear has no bias: no parameter, and f_predict(0) = 0 whatever the weights."""
+    model = MultiLabelClassifier("resnet18", n_labels=3, output_bias=False).eval()
+    assert model.head[3].bias is None and "head.3.bias" not in dict(model.named_parameters())
+    assert "head.3.bias" in dict(MultiLabelClassifier("resnet18", n_labels=3).named_parameters())
+    with torch.no_grad():
+        model.head[1].bias.fill_(-1.0)  # the hidden layer's bias stays; ReLU turns -1 into 0
+        torch.testing.assert_close(model.head(torch.zeros(2, 512)), torch.zeros(2, 3), rtol=0, atol=0)
+
+
 def test_unknown_backbone() -> None:
     with pytest.raises(ValueError, match="efficientnet_v2_s"):
         build_backbone("alexnet")

@@ -7,9 +7,10 @@ from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.data.image_store import StoredImage
 from corrrelax_lib.io.artifacts import CorruptArtifactWarning
-from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA
+from corrrelax_lib.metrics.pointing_game import TABLE4_CRITERIA, table4_criteria
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage, annotated_test_images
-from corrrelax_lib.pipeline.correlax_images import explain_images, maps_directory, pointing_game_pairs
+from corrrelax_lib.pipeline.correlax_images import table4_pointing_criteria
+from corrrelax_lib.pipeline.explained_images import explain_images, maps_directory, pointing_pairs
 from corrrelax_lib.pipeline.mask_sensitivity import (
     adaptive_errors,
     explain_window_samples,
@@ -41,7 +42,7 @@ class _Everywhere:
 
     def __init__(self, explainer):
         self.explainer, self.calls = explainer, 0
-        self.parameters = explainer.parameters
+        self.method, self.result_type, self.parameters = explainer.method, explainer.result_type, explainer.parameters
 
     def explain(self, image):
         self.calls += 1
@@ -70,22 +71,40 @@ def test_explain_images_recomputes_a_corrupt_file_instead_of_reading_it(tmp_path
 
 
 def test_maps_directory_depends_on_map_parameters_not_batch_size(tmp_path):
-    base = maps_directory(tmp_path, "run", _explainer())
-    assert base == maps_directory(tmp_path, "run", _explainer(batch_size=7))
-    assert base != maps_directory(tmp_path, "run", _explainer(n_masks=48))
-    assert base != maps_directory(tmp_path, "run", _explainer(adaptive=AdaptiveMasks(min_masks=16)))
-    assert base != maps_directory(tmp_path, "other-run", _explainer())
+    def directory(run: str = "run", **options) -> object:
+        return maps_directory(tmp_path, "correlax", run, _explainer(**options).parameters)
+
+    base = directory()
+    assert base.parent == tmp_path / "correlax"
+    assert base == directory(batch_size=7)
+    assert base != directory(n_masks=48)
+    assert base != directory(adaptive=AdaptiveMasks(min_masks=16))
+    assert base != directory("other-run")
 
 
-def test_pointing_game_pairs_hit_where_the_model_responds(tmp_path):
+def test_table4_pairs_hit_where_the_model_responds(tmp_path):
     # The model predicts "a" from the top-left quadrant's brightness: the patch's windows score highest.
     images = [_image("one", (8, 8)), _image("two", (24, 40))]
     maps = explain_images(_Everywhere(_explainer()), images, tmp_path)
-    pairs = pointing_game_pairs(images, maps, LABELS, tolerance=8)
+    pairs = pointing_pairs(images, maps, LABELS, table4_pointing_criteria(), tolerance=8)
     assert list(pairs.columns) == ["image_id", "label", *TABLE4_CRITERIA, "chance"]
     assert list(pairs["label"]) == ["a", "a"]  # "b" has no boxes
-    assert pairs["prediction > 25%"].all()
+    assert pairs["prediction ≥ 25%"].all()
     assert ((pairs["chance"] > 0) & (pairs["chance"] < 1)).all()
+
+
+def test_the_correlation_criterion_is_a_setting_that_names_its_column(tmp_path):
+    images = [_image("one", (8, 8)), _image("two", (24, 40))]
+    maps = explain_images(_Everywhere(_explainer()), images, tmp_path)
+    peaks = [float(np.nanmax(maps[image.image_id].pixel_map("correlation", "a"))) for image in images]
+    assert min(peaks) > 0
+    above = max(peaks) + 0.01  # no map's maximum exceeds it
+    paper = pointing_pairs(images, maps, LABELS, table4_pointing_criteria(), tolerance=8)
+    stricter = pointing_pairs(images, maps, LABELS, table4_pointing_criteria(above), tolerance=8)
+    assert list(stricter.columns) == ["image_id", "label", *table4_criteria(above), "chance"]
+    assert paper["correlation > 0"].any() and not stricter[f"correlation > {above:g}"].any()
+    pd.testing.assert_frame_equal(paper[["prediction ≥ 25%", "prediction ≥ 50%", "chance"]],
+                                  stricter[["prediction ≥ 25%", "prediction ≥ 50%", "chance"]])
 
 
 def test_prefix_and_adaptive_errors():
@@ -142,12 +161,21 @@ def test_annotated_test_images_group_boxes_by_label_in_roi_pixels():
         annotated_test_images(samples.assign(image_id="missing"), store, ["Mass"])
 
 
-def test_explain_window_samples_computes_the_selection_once(tmp_path, monkeypatch):
+def test_explain_window_samples_computes_the_selection_once_and_checks_it(tmp_path, monkeypatch):
     images = [_image("one", (8, 8))]
     explainer = _explainer(min_foreground=0.05)
     selections = {"one": sample_windows(images[0].image, explainer, 3, seed=0)}
     maps = explain_window_samples(explainer, images, selections, tmp_path)
-    assert (maps["one"].masks_used > 0).sum() == 3 and [p.name for p in tmp_path.iterdir()] == ["one.npz"]
-    monkeypatch.setattr(CorRELAX, "explain", lambda *args, **kwargs: pytest.fail("recomputed"))
-    again = explain_window_samples(explainer, images, selections, tmp_path)
+    assert (maps["one"].masks_used > 0).sum() == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.json", "one.npz"]  # checksummed, as every artifact
+    with monkeypatch.context() as patched:
+        patched.setattr(CorRELAX, "explain", lambda *args, **kwargs: pytest.fail("recomputed"))
+        again = explain_window_samples(explainer, images, selections, tmp_path)
     np.testing.assert_array_equal(again["one"].masks_used, maps["one"].masks_used)
+    # Another selection, or a corrupt file, is recomputed rather than read.
+    other = {"one": sample_windows(images[0].image, explainer, 2, seed=1)}
+    with pytest.warns(CorruptArtifactWarning, match="other parameters"):
+        assert (explain_window_samples(explainer, images, other, tmp_path)["one"].masks_used > 0).sum() == 2
+    (tmp_path / "one.npz").write_bytes(b"not the maps")
+    with pytest.warns(CorruptArtifactWarning, match="one.npz"):
+        assert (explain_window_samples(explainer, images, other, tmp_path)["one"].masks_used > 0).sum() == 2

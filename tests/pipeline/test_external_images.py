@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from corrrelax_lib.attribution.correlax import CorRELAX
+from corrrelax_lib.config import ImagePreprocessing, PreprocessingConfig
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
 from corrrelax_lib.pipeline.external_images import (
     explain_external_images,
@@ -43,7 +44,7 @@ def test_manifest_gives_each_breast_its_cbis_ddsm_finding():
 
 
 def test_scans_are_resampled_cropped_to_the_breast_and_carry_no_boxes(two_scans):
-    scans = external_images(two_scans, image_height=200, clip_limits=(1.0, 2.0), tile_grid=8)
+    scans = external_images(two_scans, image_height=200, preprocessing=ImagePreprocessing())
     assert [scan.image_id for scan in scans] == ["P_00820_L_CC", "P_00820_L_MLO"]
     assert [external_image_id(row) for row in two_scans.to_dict("records")] == ["P_00820_L_CC", "P_00820_L_MLO"]
     for scan, columns, rows in zip(scans, two_scans["columns"], two_scans["rows"], strict=True):
@@ -56,9 +57,14 @@ def test_scans_are_resampled_cropped_to_the_breast_and_carry_no_boxes(two_scans)
 
 def test_maps_are_computed_once_per_scan_then_read_back(two_scans, tmp_path, monkeypatch):
     explainer = _explainer()
-    preprocessing = {"image_height": 160, "clip_limits": (1.0, 2.0), "tile_grid": 8}
-    directory = external_maps_directory(tmp_path, "model", explainer, preprocessing)
-    assert directory != external_maps_directory(tmp_path, "model", explainer, {**preprocessing, "image_height": 200})
+    preprocessing = {"image_height": 160, "preprocessing": ImagePreprocessing()}
+    directory = external_maps_directory(tmp_path, "model", explainer, **preprocessing)
+    assert directory != external_maps_directory(tmp_path, "model", explainer, **{**preprocessing, "image_height": 200})
+    authors = ImagePreprocessing(apply_voi_lut=True, clahe_histogram="8-bit", clahe_background="zero")
+    assert directory != external_maps_directory(tmp_path, "model", explainer, image_height=160, preprocessing=authors)
+    # Keyed by the image preprocessing alone: a profile's section gives the folder of its ImagePreprocessing.
+    assert directory == external_maps_directory(tmp_path, "model", explainer, image_height=160,
+                                                preprocessing=PreprocessingConfig(external_image_height=160))
     scans, maps = explain_external_images(explainer, two_scans, directory, **preprocessing)
     assert sorted(maps) == ["P_00820_L_CC", "P_00820_L_MLO"]
     assert sorted(p.name for p in directory.iterdir()) == sorted(
@@ -75,8 +81,8 @@ def test_maps_are_computed_once_per_scan_then_read_back(two_scans, tmp_path, mon
 
 def test_prediction_summary_is_the_mean_and_max_over_computed_windows(two_scans, tmp_path):
     explainer = _explainer()
-    _, maps = explain_external_images(explainer, two_scans, tmp_path, image_height=160, clip_limits=(1.0, 2.0),
-                                      tile_grid=8)
+    _, maps = explain_external_images(explainer, two_scans, tmp_path, image_height=160,
+                                      preprocessing=ImagePreprocessing())
     summary = prediction_summary(maps, LABELS)
     assert list(summary.index) == list(maps)
     for image_id, image_maps in maps.items():

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.config import load_study_config
+from corrrelax_lib.paths import profile_path
 from corrrelax_lib.pipeline import throughput
 from corrrelax_lib.pipeline.throughput import (
     CostEstimate,
@@ -21,39 +22,39 @@ from corrrelax_lib.pipeline.throughput import (
 )
 
 # small_cnn on 32-px windows and crops: every measurement takes well under a second.
-TINY = {"backbone": "small_cnn", "pretrained_weights": None, "window_size": 32, "stride": 8, "crop_size": 32,
-        "n_masks": 8, "mask_chunk": 4, "correlax_batch_size": 8, "batch_size": 8, "epochs": 3}
+TINY = {"classifier.backbone": "small_cnn", "classifier.pretrained_weights": None, "correlax.window_size": 32,
+        "correlax.stride": 8, "classifier.crop_size": 32, "correlax.n_masks": 8, "correlax.mask_chunk": 4,
+        "correlax.batch_size": 8, "classifier.batch_size": 8, "classifier.epochs": 3}
 
 
 @pytest.fixture(scope="module")
-def parameters() -> dict:
-    return load_profile("tiny", TINY).parameters
+def config():
+    return load_study_config(profile_path("tiny"), TINY)
 
 
 @pytest.fixture(scope="module")
-def estimate(parameters) -> CostEstimate:
-    return estimate_full_cost(parameters, device="cpu", n_batches=1, n_steps=1, roi_size=(100, 70))
+def estimate(config) -> CostEstimate:
+    return estimate_full_cost(config, device="cpu", n_batches=1, n_steps=1, roi_size=(100, 70))
 
 
-def test_masked_pass_throughput_is_positive_and_finite(parameters):
+def test_masked_pass_throughput_is_positive_and_finite(config):
     # mask_chunk 4 < 3 batches of 8: one round of 4 masks on 6 windows.
-    rate = masked_pass_throughput(parameters, device="cpu", n_batches=3)
+    rate = masked_pass_throughput(config, device="cpu", n_batches=3)
     assert rate > 0 and math.isfinite(rate)
 
 
-def test_training_step_seconds_is_positive_and_finite(parameters):
-    seconds = training_step_seconds(parameters, device="cpu", n_steps=1, batch_size=4)
+def test_training_step_seconds_is_positive_and_finite(config):
+    seconds = training_step_seconds(config, device="cpu", n_steps=1, batch_size=4)
     assert seconds > 0 and math.isfinite(seconds)
 
 
 def test_paper_roi_windows_by_hand():
-    grid = {"window_size": 32, "stride": 16}
     # Rows: origins 0, 16, ..., 80 (the last reaches 112 > 100, padded): 6. Columns: 0, 16, 32, 48: 4.
-    assert paper_roi_windows(grid, 100, 70) == 24
-    assert paper_roi_windows(grid, 32, 32) == 1
-    assert paper_roi_windows(grid, 10, 20) == 1  # smaller than one window: one padded window
+    assert paper_roi_windows(32, 16, 100, 70) == 24
+    assert paper_roi_windows(32, 16, 32, 32) == 1
+    assert paper_roi_windows(32, 16, 10, 20) == 1  # smaller than one window: one padded window
     # The paper's mean ROI (2497 x 885 px, height x width) at 256 / 48: 48 rows x 15 columns.
-    assert paper_roi_windows(load_profile("full").parameters, 2497, 885) == 720
+    assert paper_roi_windows(256, 48, 2497, 885) == 720
 
 
 def test_estimate_derived_fields_follow_from_the_measured_rates(estimate):
@@ -110,23 +111,23 @@ def test_reading_another_json_is_an_error(tmp_path):
         read_cost_estimate(path)
 
 
-def test_estimate_defaults_to_the_paper_mean_roi(parameters):
-    estimate = estimate_full_cost(parameters, device="cpu", n_batches=1, n_steps=1, training_batch_size=2)
+def test_estimate_defaults_to_the_paper_mean_roi(config):
+    estimate = estimate_full_cost(config, device="cpu", n_batches=1, n_steps=1, training_batch_size=2)
     assert (estimate.roi_height, estimate.roi_width) == (2497, 885)
     # Window 32, stride 8: ceil((2497 - 32) / 8) + 1 = 310 rows, ceil((885 - 32) / 8) + 1 = 108 columns.
     assert estimate.windows_per_image == 310 * 108
     assert estimate.timed_training_crops == 2 and estimate.training_batch_size_measured == 2
 
 
-def test_cached_estimate_is_measured_once_then_read(parameters, tmp_path, monkeypatch):
+def test_cached_estimate_is_measured_once_then_read(config, tmp_path, monkeypatch):
     path = tmp_path / "cost.json"
-    first = cached_cost_estimate(parameters, path, device="cpu", n_batches=1, n_steps=1)
+    first = cached_cost_estimate(config, path, device="cpu", n_batches=1, n_steps=1)
 
     def no_measure(*args, **kwargs):
         raise AssertionError("a cached estimate was measured again")
 
     monkeypatch.setattr(throughput, "estimate_full_cost", no_measure)
-    assert cached_cost_estimate(parameters, path, device="cpu") == first
+    assert cached_cost_estimate(config, path, device="cpu") == first
     assert recorded_cost_estimates(tmp_path) == {"cost": first}
 
 

@@ -95,3 +95,20 @@ def test_higher_clip_limit_gives_more_contrast():
 def test_bits_outside_8_to_16_are_refused():
     with pytest.raises(ValueError, match="bits must be in"):
         apply_clahe(low_contrast_image(), 1.0, bits=17)
+
+
+def test_zero_background_sets_the_clahe_channels_back_to_zero_where_the_8bit_original_is():
+    """The authors' code: CLAHE lifts a black background to the grey of its first bin; they set it back to 0."""
+    image = textured_image(256, 256, 12)
+    image[:, :64] = 0.0  # black background
+    image[:, 64:66] = 0.5 / 255  # still 0 in the authors' 8-bit original, uint8(255 × value)
+    image[:, 66:68] = 1.0 / 255  # 1 there: not background
+    kept = fuse_clahe(image, (1.0, 2.0))
+    zero = fuse_clahe(image, (1.0, 2.0), background="zero")
+    background = image < 1 / 255
+    assert (kept[background, 1:] > 0).all()  # what CLAHE leaves
+    assert (zero[background, 1:] == 0).all()
+    np.testing.assert_array_equal(zero[~background], kept[~background])
+    np.testing.assert_array_equal(zero[..., 0], image)  # the original channel is untouched
+    with pytest.raises(ValueError, match="background"):
+        fuse_clahe(image, (1.0,), background="black")  # type: ignore[arg-type]

@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from corrrelax_lib.config import ImagePreprocessing
 from corrrelax_lib.data.vindr import BREAST_CSV, image_path, read_breast_annotations
 from corrrelax_lib.io.mammogram import read_mammogram_with_record
 from corrrelax_lib.preprocess import breast_mask, fuse_clahe
 from corrrelax_lib.preprocess.clahe import clahe_effect, histogram_bits
-from corrrelax_lib.preprocess.pipeline import preprocess_mammogram
+from corrrelax_lib.preprocess.pipeline import clahe_fusion, preprocess_mammogram, preprocessing_steps
 from corrrelax_lib.testing.dicom import breast_like_image, write_test_dicom
 from corrrelax_lib.windows.grid import window_grid
 
@@ -43,7 +44,7 @@ def test_voi_option_reaches_the_fused_image_and_the_record(tmp_path):
     stored = breast_like_image(192, 144)
     path = write_test_dicom(tmp_path / "w.dicom", stored, bits_stored=12, window=(3072.0, 1024.0))
     plain = preprocess_mammogram(path)
-    windowed = preprocess_mammogram(path, apply_voi_lut=True)
+    windowed = preprocess_mammogram(path, preprocessing=ImagePreprocessing(apply_voi_lut=True))
     assert plain.intensity.voi_applied == "none" and windowed.intensity.voi_applied == "window"
     assert plain.intensity.window == windowed.intensity.window == (3072.0, 1024.0)
     # The window clips the outer half of the breast (stored 2047-2560) to black: a smaller ROI inside the plain one.
@@ -66,7 +67,21 @@ def test_full_size_phantom_through_the_pipeline(tiny_data_root):
     clip_limits = (1.0, 2.0)
     effect = clahe_effect(image, fuse_clahe(image, clip_limits), breast_mask(image), clip_limits)
     assert effect["ratio"].between(0.75, 1 / 0.75).all() and effect["ours"].is_monotonic_increasing, effect
-    mammogram = preprocess_mammogram(path, apply_voi_lut=True)
+    mammogram = preprocess_mammogram(path, preprocessing=ImagePreprocessing(apply_voi_lut=True))
     assert mammogram.intensity.voi_applied in ("window", "lut") and mammogram.clahe_bits > 8
     grid = window_grid(*mammogram.image.shape[:2], window_size=256, stride=48)
     assert grid.n_rows * grid.n_cols > 100  # a full-size ROI: as many windows as on VinDr-Mammo
+
+
+def test_the_8bit_option_runs_clahe_on_an_8bit_histogram(tmp_path):
+    """The authors' depth: 8 bits, OpenCV's 8-bit CLAHE; the paper's default here: 10 bits from the data."""
+    path = write_test_dicom(tmp_path / "b.dicom", breast_like_image(512, 384), bits_stored=12)
+    data = preprocessing_steps(path)
+    eight_bit = preprocessing_steps(path, ImagePreprocessing(clahe_histogram="8-bit"))
+    assert (data.clahe_bits, eight_bit.clahe_bits) == (10, 8)
+    np.testing.assert_array_equal(eight_bit.normalised, data.normalised)
+    np.testing.assert_array_equal(eight_bit.fused, fuse_clahe(data.normalised, (1.0, 2.0), 8, bits=8))
+    assert np.abs(eight_bit.fused[..., 1:] - data.fused[..., 1:]).max() > 1 / 255
+    fused, bits = clahe_fusion(data.normalised, ImagePreprocessing(clahe_histogram="8-bit", clahe_background="zero"))
+    assert bits == 8 and (fused[data.normalised < 1 / 255, 1:] == 0).all()
+    assert preprocess_mammogram(path, preprocessing=ImagePreprocessing(clahe_histogram="8-bit")).clahe_bits == 8

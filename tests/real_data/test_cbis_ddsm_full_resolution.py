@@ -18,6 +18,7 @@ import pandas as pd
 import pydicom
 import pytest
 
+from corrrelax_lib.config import ImagePreprocessing
 from corrrelax_lib.data.cbis_ddsm import cbis_ddsm_files
 from corrrelax_lib.io.mammogram import IntensityRecord
 from corrrelax_lib.preprocess import breast_mask
@@ -60,7 +61,7 @@ def process(row: pd.Series, costs: list[dict[str, Any]]) -> ProcessedScan:
     """Run one scan through the pipeline, timing it and tracing its peak memory (a row of ``costs``)."""
     tracemalloc.start()
     start = time.perf_counter()
-    steps = preprocessing_steps(row["file"], clip_limits=CLIP_LIMITS, tile_grid=TILE_GRID)  # read, CLAHE, ROI
+    steps = preprocessing_steps(row["file"], ImagePreprocessing(CLIP_LIMITS, TILE_GRID))  # read, CLAHE, ROI
     preprocessed = time.perf_counter()
     x0, y0, x1, y1 = steps.roi
     grid = window_grid(y1 - y0, x1 - x0, WINDOW_SIZE, STRIDE)

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
+from corrrelax_lib.config import load_study_config
 from corrrelax_lib.data.phantom import PhantomConfig, write_phantom_dataset
 from corrrelax_lib.data.vindr import findings_sha256
+from corrrelax_lib.paths import profile_path
 from corrrelax_lib.training import lem
 from corrrelax_lib.training.lem import (
     LEMConfig,
@@ -21,8 +23,8 @@ from corrrelax_lib.training.lem import (
     lem_loss,
     lem_run_directory,
     mixing_weight,
-    profile_lem_config,
     sparse_loss,
+    study_lem_config,
     train_lem,
 )
 
@@ -89,17 +91,11 @@ def test_image_targets_are_the_labels_of_any_box_on_the_image() -> None:
     assert targets["split"].tolist() == ["training", "training", "test"]
 
 
-def test_profile_config_reads_the_lem_parameters() -> None:
-    parameters = {
-        "dataset": "phantom-tiny", "seed": 1, "device": "cpu", "num_workers": 0, "clahe_clip_limits": [1.0, 2.0],
-        "clahe_tile_grid": 8,
-        "lem_backbone": "small_cnn", "lem_weights": None, "lem_image_size": [256, 160], "lem_epochs": 12,
-        "lem_gap_epochs": 3, "lem_ramp_epochs": 3, "lem_batch_size": 16, "lem_learning_rate": 3e-3,
-        "lem_lr_step_epochs": 8, "lem_lr_decay": 0.5, "lem_weight_decay": 1e-4, "lem_sparse_weight": 1e-3,
-        "lem_penalty_factor": 3.0, "lem_sparsity_threshold": 0.1, "lem_hflip": True,
-    }
-    config = profile_lem_config(parameters, "abc")
+def test_study_config_reads_the_lem_section() -> None:
+    study = load_study_config(profile_path("tiny"), {"lem.epochs": 12, "lem.image_size": [256, 160], "seed": 1})
+    config = study_lem_config(study, "abc")
     assert config.image_size == (256, 160) and config.epochs == 12 and config.data_fingerprint == "abc"
+    assert config.seed == 1 and config.backbone == study.lem.backbone
     assert "No Finding" not in config.labels and len(config.labels) == 7
     assert LEMConfig.from_dict(config.as_dict()) == config
 

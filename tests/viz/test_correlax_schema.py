@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from corrrelax_lib.book.profiles import load_profile
+from corrrelax_lib.config import CorrelaxConfig, load_study_config
+from corrrelax_lib.paths import profile_path
 from corrrelax_lib.viz.correlax_schema import correlax_stages, draw_correlax_schema
 
 
@@ -17,7 +18,7 @@ def _texts(fig: Figure) -> str:
 
 def test_schema_shows_the_paper_parameters() -> None:
     plt.switch_backend("Agg")
-    params = {"window_size": 256, "n_masks": 2560, "mask_cells": 8, "keep_prob": 0.5}
+    params = CorrelaxConfig(window_size=256, n_masks=2560, mask_cells=8, keep_prob=0.5)
     fig = draw_correlax_schema(params, title="CorRELAX")
     try:
         texts = _texts(fig)
@@ -34,12 +35,12 @@ def test_schema_shows_the_paper_parameters() -> None:
 @pytest.mark.parametrize("profile", ["tiny", "full"])
 def test_schema_draws_each_profile_with_its_mask_thumbnails(profile: str) -> None:
     plt.switch_backend("Agg")
-    params = load_profile(profile).parameters
+    params = load_study_config(profile_path(profile)).correlax
     fig = draw_correlax_schema(params)
     try:
         fig.canvas.draw()
         grid, upsampled = (inset.images[0].get_array() for inset in fig.axes[0].child_axes)
-        cells, size = params["mask_cells"], params["window_size"]
+        cells, size = params.mask_cells, params.window_size
         assert grid.shape == (cells, cells) and set(np.unique(grid)) <= {0.0, 1.0}
         assert upsampled.shape == (size, size)
         assert 0 <= upsampled.min() < upsampled.max() <= 1

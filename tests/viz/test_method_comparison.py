@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from corrrelax_lib.attribution.explainer import HEATMAP
+from corrrelax_lib.attribution.heatmaps import ClassHeatmaps
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.pipeline.method_comparison import MethodMaps
 from corrrelax_lib.viz.method_comparison import plot_method_grid
@@ -20,17 +22,18 @@ def _agg() -> Iterator[None]:
     plt.close("all")
 
 
-def _peak_at(y: int, x: int, value: float) -> np.ndarray:
-    heatmap = np.zeros((30, 40))
-    heatmap[y, x] = value
-    return heatmap
+def _peak_at(y: int, x: int, value: float) -> dict[str, ClassHeatmaps]:
+    """Every image's Mass map: zero but ``value`` at ``(y, x)``."""
+    heatmap = np.zeros((1, 30, 40))
+    heatmap[0, y, x] = value
+    return {f"image{i}": ClassHeatmaps("m", ("Mass",), heatmap, metadata={"seconds": 1.0}) for i in range(2)}
 
 
 def test_grid_draws_every_method_with_its_maximum_and_scale():
     images = [AnnotatedImage("s", f"image{i}", np.zeros((30, 40, 3), np.uint8), {"Mass": np.array([[1, 1, 5, 5]])})
               for i in range(2)]
-    probability = MethodMaps("RISE", lambda image_id, label: _peak_at(3, 4, 0.7), True, 1.0)
-    signed = MethodMaps("Grad-CAM", lambda image_id, label: _peak_at(20, 30, 12.0), False, 1.0)
+    probability = MethodMaps("RISE", _peak_at(3, 4, 0.7), HEATMAP, True)
+    signed = MethodMaps("Grad-CAM", _peak_at(20, 30, 12.0), HEATMAP, False)
     fig = plot_method_grid(images, ["Mass", "Mass"], [probability, signed], title="t")
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 4

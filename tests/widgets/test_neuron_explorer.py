@@ -14,6 +14,7 @@ import torch
 
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.neuron_maps import NeuronActivations
 from corrrelax_lib.attribution.neurons import (
     ConceptLabels,
     activation_thresholds,
@@ -117,8 +118,8 @@ def _around(explorer: NeuronExplorer, neuron: int) -> tuple[int, int, int, int]:
 
 def test_the_model_runs_once_per_image_and_redraws_read_the_cache(data, counted, monkeypatch) -> None:
     images, maps, model = data
-    forward, upsample = Calls(explorer_module.layer_activations), Calls(explorer_module.upsample_activations)
-    monkeypatch.setattr(explorer_module, "layer_activations", forward)
+    forward, upsample = Calls(NeuronActivations.explain_roi), Calls(explorer_module.upsample_activations)
+    monkeypatch.setattr(NeuronActivations, "explain_roi", lambda *args, **kwargs: forward(*args, **kwargs))
     monkeypatch.setattr(explorer_module, "upsample_activations", upsample)
     explorer = NeuronExplorer(images, maps, model, image_size=IMAGE_SIZE)
     assert [value for _, value in explorer.image.options] == [FIRST, SECOND]  # no maps, left out

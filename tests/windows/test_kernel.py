@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from corrrelax_lib.windows.kernel import box_iou, iou_kernel
+from corrrelax_lib.windows.kernel import authors_iou_kernel, authors_kernel_offsets, box_iou, iou_kernel
 
 
 def test_identical_boxes_have_iou_one():
@@ -102,3 +102,34 @@ def test_one_window_kernel_is_the_identity():
 def test_bad_stride_raises(stride):
     with pytest.raises(ValueError, match="stride"):
         iou_kernel(256, stride)
+
+
+@pytest.mark.parametrize(("window_size", "stride", "offsets"), [
+    (256, 48, [-128, -80, -32, 16, 64, 112]),
+    (256, 32, [-128, -96, -64, -32, 0, 32, 64, 96, 128]),
+    (64, 12, [-32, -20, -8, 4, 16, 28]),
+    (64, 8, [-32, -24, -16, -8, 0, 8, 16, 24, 32]),
+])
+def test_authors_offsets_start_at_minus_half_a_window_and_step_by_the_stride(window_size, stride, offsets):
+    assert authors_kernel_offsets(window_size, stride).tolist() == offsets
+
+
+def test_authors_kernel_at_256_48_is_6x6_and_off_centre():
+    kernel = authors_iou_kernel(256, 48)
+    assert kernel.shape == (6, 6) and kernel.sum() == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_array_equal(kernel, kernel.T)
+    # Its largest weight is the offset (16, 16) (index 3), not a middle entry: it is not symmetric about it.
+    assert np.unravel_index(np.argmax(kernel), kernel.shape) == (3, 3)
+    assert not np.allclose(kernel, kernel[::-1, ::-1])
+    # Entries are the IoUs of Eq. 5–10 at those offsets: (16, 16) → 240 × 240 overlap.
+    assert kernel[3, 3] / kernel[2, 2] == pytest.approx(
+        (240**2 / (2 * 256**2 - 240**2)) / (224**2 / (2 * 256**2 - 224**2)), rel=1e-12)
+
+
+@pytest.mark.parametrize(("window_size", "stride"), [(256, 32), (64, 8), (64, 16)])
+def test_authors_kernel_is_centred_and_equals_ours_when_the_stride_divides_half_a_window(window_size, stride):
+    kernel = authors_iou_kernel(window_size, stride)
+    side = window_size // stride + 1
+    assert kernel.shape == (side, side)
+    assert np.unravel_index(np.argmax(kernel), kernel.shape) == (side // 2, side // 2)
+    np.testing.assert_allclose(kernel, iou_kernel(window_size, stride), rtol=1e-12, atol=0)

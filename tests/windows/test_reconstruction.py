@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from scipy import signal
 
 from corrrelax_lib.windows.grid import window_grid
-from corrrelax_lib.windows.kernel import iou_kernel
-from corrrelax_lib.windows.reconstruction import smooth_window_map, window_map_to_pixels
+from corrrelax_lib.windows.kernel import authors_iou_kernel, iou_kernel
+from corrrelax_lib.windows.reconstruction import (
+    authors_window_map_to_pixels,
+    smooth_window_map,
+    window_map_to_pixels,
+)
 
 NAN = np.nan
 PAPER_KERNEL = iou_kernel(256, 48)
@@ -155,3 +161,48 @@ def test_an_infinite_window_value_is_refused_not_dropped():
         smooth_window_map(window_map, iou_kernel(64, 16))
     with pytest.raises(ValueError, match="empty"):
         smooth_window_map(np.zeros((0, 3)), iou_kernel(64, 16))
+
+
+# The authors' reconstruction: their kernel, a full convolution, a stretch over the windows' span.
+
+def _authors_by_opencv(window_map, grid):
+    """The three steps with scipy's full convolution and OpenCV's bilinear resize, then the crop to the ROI."""
+    grown = signal.convolve2d(np.nan_to_num(window_map), authors_iou_kernel(grid.window_size, grid.stride),
+                              mode="full")
+    span_y, span_x = grid.padded_shape
+    return cv2.resize(grown, (span_x, span_y), interpolation=cv2.INTER_LINEAR)[:grid.height, :grid.width]
+
+
+@pytest.mark.parametrize(("height", "width", "window_size", "stride"),
+                         [(700, 500, 256, 48), (700, 500, 256, 32), (300, 200, 64, 12), (333, 190, 64, 8)])
+def test_authors_reconstruction_is_a_full_convolution_stretched_like_opencv(height, width, window_size, stride):
+    grid = window_grid(height, width, window_size, stride)
+    window_map = np.random.default_rng(0).random(grid.shape)
+    window_map[0, 1] = NAN  # missing counts as 0, as their nan_to_num
+    pixels = authors_window_map_to_pixels(window_map, grid)
+    assert pixels.shape == (height, width) and np.isfinite(pixels).all()
+    np.testing.assert_allclose(pixels, _authors_by_opencv(window_map, grid), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("stride", "largest_tap", "drift"), [(48, 3, 23.5), (32, 4, -0.5)])
+def test_one_windows_peak_moves_off_its_centre_in_the_authors_reconstruction_only(stride, largest_tap, drift):
+    grid = window_grid(1200, 1200, 256, stride)  # 21 × 21 windows at stride 48, 31 × 31 at 32
+    centre = grid.centres()[0][grid.n_rows // 2]
+    impulse = np.zeros(grid.shape)
+    impulse[grid.n_rows // 2, grid.n_cols // 2] = 1.0
+    ours = window_map_to_pixels(smooth_window_map(impulse, iou_kernel(256, stride)), grid)
+    theirs = authors_window_map_to_pixels(impulse, grid)
+    ours_peak = np.array(np.unravel_index(np.argmax(ours), ours.shape))
+    their_peak = np.array(np.unravel_index(np.argmax(theirs), theirs.shape))
+    assert (np.abs(ours_peak - centre) == 0.5).all()  # the centre lies between two pixels
+    # By hand: the impulse's largest kernel tap is entry n = row + tap of the grown grid, which the stretch puts
+    # at pixel (n + 1/2) * span / (rows + K - 1) - 1/2; the peak is the pixel nearest to it.
+    k = authors_iou_kernel(256, stride).shape[0]
+    stretched = (grid.n_rows // 2 + largest_tap + 0.5) * grid.padded_shape[0] / (grid.n_rows + k - 1) - 0.5
+    assert (np.abs(their_peak - stretched) <= 0.5).all()
+    np.testing.assert_array_equal(their_peak - centre, [drift, drift])
+
+
+def test_authors_reconstruction_refuses_a_map_of_another_shape():
+    with pytest.raises(ValueError, match="grid"):
+        authors_window_map_to_pixels(np.zeros((2, 2)), window_grid(300, 300, 64, 16))

@@ -12,13 +12,15 @@ from corrrelax_lib.io.mammogram import read_mammogram
 from corrrelax_lib.preprocess.roi import EmptyBreastError, breast_roi
 
 
-def roi_size_table(data_root: str | os.PathLike[str], images: pd.DataFrame) -> pd.DataFrame:
+def roi_size_table(data_root: str | os.PathLike[str], images: pd.DataFrame, *, apply_voi_lut: bool) -> pd.DataFrame:
     """Per image: original and ROI size in pixels.
 
     Args:
         data_root: dataset root in the VinDr-Mammo layout.
         images: one row per image with ``study_id``, ``image_id``, ``split``, ``view_position``
             (e.g. ``breast-level_annotations.csv``).
+        apply_voi_lut: read each DICOM through its VOI LUT or window first, as the study's preprocessing
+            does (``ImagePreprocessing.apply_voi_lut``): a window that clips the background moves the ROI.
 
     Returns:
         Columns ``image_id, split, view_position, height, width, roi_height, roi_width``.
@@ -26,7 +28,7 @@ def roi_size_table(data_root: str | os.PathLike[str], images: pd.DataFrame) -> p
     rows = []
     for row in tqdm(images.itertuples(index=False), total=len(images), desc="ROI sizes"):
         path = image_path(data_root, row.study_id, row.image_id)
-        image = read_mammogram(path)
+        image = read_mammogram(path, apply_voi_lut=apply_voi_lut)
         try:
             x0, y0, x1, y1 = breast_roi(image)
         except EmptyBreastError as error:

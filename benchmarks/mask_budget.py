@@ -37,6 +37,8 @@ def main() -> None:
     images = study.test_images()
     if args.quick:
         images = images[:study.config.mask_sensitivity.budget_images]
+    if args.image_ids:
+        images = [image for image in images if image.image_id in args.image_ids]
     start = time.perf_counter()
     table = mask_budget_table(study, images)
     seconds = time.perf_counter() - start
@@ -60,6 +62,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the profile's budget_images images only")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                         help="override a profile setting by its dotted key (value read as YAML)")
+    parser.add_argument("--image-ids", nargs="+", help="only these test images (after --quick)")
     parser.add_argument("--json", help="also write the table to this JSON file")
     return parser.parse_args()
 

@@ -79,6 +79,17 @@ def window_correlations(
     return float(rho[0]), rho[1:]
 
 
+class CompiledClassifier:
+    """A classifier's ``features_and_logits`` compiled with ``torch.compile``.
+
+    ``torch.compile(model)`` compiles ``forward`` only; the engine calls ``features_and_logits``, which
+    the compiled module would hand to the eager model.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.features_and_logits = torch.compile(model.features_and_logits)
+
+
 class CorRELAX:
     """Sliding-window CorRELAX maps of whole ROI images.
 
@@ -107,7 +118,7 @@ class CorRELAX:
             cap); ``None`` uses all masks.
         checkpoints: mask counts at which to record correlations too (Figure 7, the explorer).
         device: ``"cpu"`` or ``"cuda"``; on CUDA autocast (bf16/fp16) and channels-last are used.
-        compile: wrap the model with ``torch.compile``.
+        compile: compile the model's ``features_and_logits`` with ``torch.compile`` (:class:`CompiledClassifier`).
         progress: show a progress bar.
 
     Example:
@@ -151,7 +162,7 @@ class CorRELAX:
         model = model.eval().to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        self.model = torch.compile(model) if compile else model
+        self.model = CompiledClassifier(model) if compile else model
         self.labels = tuple(labels)
         self.window_size, self.stride = window_size, stride
         if mask_sharing == "shared":

@@ -141,11 +141,11 @@ for item, value in adaptive_summary.items():
 # with a reference of `budget_reference_masks` masks per window drawn from a seed of its own
 # (`budget_reference_seed`), so that no method is judged against its own masks. The methods: the
 # paper's independent masks at fixed counts, the same counts with variance-reduced designs
-# (antithetic pairs M and 1 − M, balanced blocks where every cell is kept in exactly half of a
-# round, scrambled Sobol draws), adaptive masks (above), and the **outcome-aware budget**: every
-# window gets a first pass of masks, then only windows under a map maximum that a contender within
-# `budget_z` standard errors could still overtake (more than `budget_tolerance_cells` strides away),
-# or under a correlation maximum whose sign is in doubt, get more rounds. Table 4's prediction
+# (antithetic pairs M and 1 − M, scrambled Sobol draws; balanced blocks were measured and dropped),
+# adaptive masks (above), and the **outcome-aware budget**: every window gets a first pass of masks,
+# then only windows under a map maximum that a contender within `budget_z` standard errors could
+# still overtake (more than `budget_tolerance_cells` strides away), or under a correlation maximum
+# whose sign is in doubt, get more rounds, as long as the cap could settle the question. Table 4's prediction
 # criteria read the unmasked predictions only, which no mask changes. The profile's own setting
 # (`correlax` section) is ringed.
 

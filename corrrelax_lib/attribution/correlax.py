@@ -102,7 +102,7 @@ class CorRELAX:
         mask_sharing: ``"shared"``: one seeded set for every window and image (this project); ``"per_window"``:
             a fresh seeded set for every window, as the authors' code draws them (:class:`FreshMasks`).
         mask_design: how the shared set's cells are drawn (:mod:`~corrrelax_lib.attribution.mask_designs`;
-            the paper's independent ``"bernoulli"`` cells by default; balanced blocks are the rounds).
+            the paper's independent ``"bernoulli"`` cells by default).
         seed: seeds the masks.
         correlation_dtype: ``"float64"`` streaming sums (this project) or ``"float32"`` ``torch.corrcoef`` on
             the stacked similarities (the authors' code); see :func:`correlate_windows`.
@@ -168,7 +168,7 @@ class CorRELAX:
         if mask_sharing == "shared":
             self.masks: RandomMasks | FreshMasks = RandomMasks(
                 n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob, shift=mask_shift, seed=seed,
-                design=mask_design, block=mask_chunk, device=self.device)
+                design=mask_design, device=self.device)
         elif mask_design == "bernoulli":
             self.masks = FreshMasks(n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob,
                                     shift=mask_shift, seed=seed, device=self.device)

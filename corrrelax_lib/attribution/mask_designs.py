@@ -5,12 +5,12 @@ mask's marginal law (every cell kept with probability ``keep_prob``) but couple 
 
 * ``"antithetic"``: pairs ``M, 1 − M`` (``keep_prob`` 0.5 only); bilinear upsampling is linear, so the
   two upsampled masks of a pair sum to one in every pixel.
-* ``"balanced"``: blocks of ``block`` masks in which every cell is kept in exactly
-  ``round(keep_prob · block)`` masks (a random permutation per cell and block).
 * ``"sobol"``: a scrambled Sobol sequence in ``mask_cells²`` dimensions thresholded at ``keep_prob``
   (low-discrepancy: over the first ``2^k`` masks every cell and pair of cells is stratified).
 
-Chapter 06 and ``benchmarks/mask_budget.py`` measure what each design does to the maps.
+Chapter 06 and ``benchmarks/mask_budget.py`` measure what each design does to the maps. (Balanced blocks,
+every cell kept in exactly half of each round, were measured too and dropped: on the tiny profile they
+doubled the distance-correlation error of independent masks; see ``benchmarks/README.md``.)
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from typing import Literal
 import torch
 
 #: How the cells of a mask set are drawn.
-MaskDesign = Literal["bernoulli", "antithetic", "balanced", "sobol"]
+MaskDesign = Literal["bernoulli", "antithetic", "sobol"]
 
 #: Every design, in the order the comparison shows them.
-MASK_DESIGNS: tuple[MaskDesign, ...] = ("bernoulli", "antithetic", "balanced", "sobol")
+MASK_DESIGNS: tuple[MaskDesign, ...] = ("bernoulli", "antithetic", "sobol")
 
 
 def design_cells(design: MaskDesign, n_masks: int, mask_cells: int, keep_prob: float,
-                 generator: torch.Generator, *, block: int = 16) -> torch.Tensor:
+                 generator: torch.Generator) -> torch.Tensor:
     """The cells of ``n_masks`` masks drawn by ``design``: ``(n_masks, 1, mask_cells, mask_cells)`` float32 in {0, 1}.
 
     Args:
@@ -37,7 +37,6 @@ def design_cells(design: MaskDesign, n_masks: int, mask_cells: int, keep_prob: f
         keep_prob: probability that a cell is kept (paper: 0.5).
         generator: a seeded CPU generator (every device sees the same cells); ``"bernoulli"`` takes exactly
             ``n_masks · mask_cells²`` uniforms from it, ``"sobol"`` one integer (the scrambling seed).
-        block: masks per balanced block (``"balanced"``; the last block may be shorter).
 
     Raises:
         ValueError: an unknown design, or ``"antithetic"`` with ``keep_prob != 0.5``.
@@ -55,19 +54,9 @@ def design_cells(design: MaskDesign, n_masks: int, mask_cells: int, keep_prob: f
             raise ValueError(f"antithetic masks need keep_prob 0.5, got {keep_prob}")
         first = (torch.rand(((n_masks + 1) // 2, 1, mask_cells, mask_cells), generator=generator) < 0.5).float()
         return torch.stack([first, 1 - first], dim=1).reshape(-1, 1, mask_cells, mask_cells)[:n_masks]
-    if design == "balanced":
-        return torch.cat([_balanced_block(min(block, n_masks - start), mask_cells, keep_prob, generator)
-                          for start in range(0, n_masks, block)])
     if design == "sobol":
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
         engine = torch.quasirandom.SobolEngine(mask_cells**2, scramble=True, seed=seed)
         return (engine.draw(n_masks) < keep_prob).float().reshape(shape)
     raise ValueError(f"unknown mask design {design!r}; choose from {MASK_DESIGNS}")
 
-
-def _balanced_block(size: int, mask_cells: int, keep_prob: float, generator: torch.Generator) -> torch.Tensor:
-    """``(size, 1, c, c)``: each cell kept in exactly ``round(keep_prob · size)`` of the block's masks."""
-    kept = round(keep_prob * size)
-    # Rank a uniform draw per (mask, cell) within each cell's column: the lowest ``kept`` ranks are kept.
-    ranks = torch.rand((size, mask_cells**2), generator=generator).argsort(dim=0).argsort(dim=0)
-    return (ranks < kept).float().reshape(size, 1, mask_cells, mask_cells)

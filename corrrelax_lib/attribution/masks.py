@@ -59,7 +59,6 @@ class RandomMasks:
         shift: bool = False,
         seed: int = 0,
         design: MaskDesign = "bernoulli",
-        block: int = 16,
         device: str | torch.device = "cpu",
     ) -> None:
         _check_arguments(n_masks, mask_cells, keep_prob)
@@ -69,7 +68,7 @@ class RandomMasks:
         self.keep_prob = keep_prob
         self.shift = shift
         self.device = torch.device(device)
-        self.cells = design_cells(design, n_masks, mask_cells, keep_prob, generator, block=block)
+        self.cells = design_cells(design, n_masks, mask_cells, keep_prob, generator)
         self.cell_size = math.ceil(window_size / mask_cells)
         self.offsets = (torch.randint(0, self.cell_size, (n_masks, 2), generator=generator) if shift
                         else torch.zeros((n_masks, 2), dtype=torch.int64))

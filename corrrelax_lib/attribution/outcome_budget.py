@@ -9,10 +9,13 @@ IoU kernel (Eq. 5–10) of a grid cell that can still decide a map's outcome:
    the smoothed map ``m = Σ k·ρ̂ / Σ k`` over the present windows has
    ``se(m) = sqrt(Σ k² se²) / Σ k`` (windows taken as independent).
 2. A cell ``g`` farther than ``tolerance_cells`` grid steps (strides) from the map's current maximum
-   ``g*`` is a *contender* when ``m(g) + z·sqrt(se(g)² + se(g*)²) ≥ m(g*)``: it could still be the maximum.
-   With any contender, ``g*`` and every contender are undecided.
-3. On a class-correlation map ``g*`` is undecided too while ``|m(g*) − correlation_above| ≤ z·se(g*)``: the
-   "positive correlation" hit could still flip.
+   ``g*`` is a *contender* when its gap ``m(g*) − m(g) ≤ z·sqrt(se(g)² + se(g*)²)``: it could still be the
+   maximum; but only while the gap is larger than the same bound with every window at the cap (``n_max``
+   masks): a gap that not even the cap could resolve (a tie, a flat map of noise) buys nothing, so it is
+   left as it is (a futility stop, as in sequential tests). With any contender, ``g*`` and every contender
+   are undecided.
+3. On a class-correlation map ``g*`` is undecided too while ``|m(g*) − correlation_above|`` lies between the
+   same two bounds of ``g*`` alone: the "positive correlation" hit could still flip, and the cap could tell.
 4. A window is refined while it lies under the kernel of an undecided cell of any map (the distance map
    ρ(S_h, S_ŷ) and every class map ρ(S_h, ŷ_M[c])); once it stops it stays stopped.
 
@@ -96,9 +99,9 @@ class OutcomeRule:
             return torch.ones(len(active), dtype=torch.bool, device=active.device)
         if n_masks < self.budget.first_masks:
             return torch.zeros(len(active), dtype=torch.bool, device=active.device)
-        return ~self.refine(rho.cpu(), masks_used.cpu())[active.cpu()].to(active.device)
+        return ~self.refine(rho.cpu(), masks_used.cpu(), n_max)[active.cpu()].to(active.device)
 
-    def refine(self, rho: Tensor, masks_used: Tensor) -> Tensor:
+    def refine(self, rho: Tensor, masks_used: Tensor, n_max: int) -> Tensor:
         """``(W,)`` bool: the windows under the kernel of an undecided cell of some map (steps 1–4)."""
         n_rows, n_cols = self.grid_shape
         n_maps = rho.shape[1]
@@ -106,14 +109,18 @@ class OutcomeRule:
         values[:, self.window_ids] = rho.double().T
         count = torch.zeros(n_rows * n_cols, dtype=torch.float64)
         count[self.window_ids] = masks_used.double()
-        # Step 1: Fisher standard errors per window, then of the smoothed maps.
-        error = (1 - values**2) / torch.sqrt((count - 3).clamp_min(1.0))
+        # Step 1: Fisher standard errors per window, now and at the cap, then of the smoothed maps.
         present = torch.isfinite(values)
         weight = present.double()
-        smooth, spread = self._smooth(torch.where(present, values, 0.0), weight, torch.where(present, error, 0.0))
+        values = torch.where(present, values, 0.0)
+        error, error_at_cap = ((1 - values**2) / torch.sqrt((n - 3).clamp_min(1.0))
+                               for n in (count, torch.full_like(count, float(n_max))))
+        smooth, spread = self._smooth(values, weight, error)
+        _, spread_at_cap = self._smooth(values, weight, error_at_cap)
         undecided = torch.zeros(n_maps, n_rows, n_cols, dtype=torch.bool)
         for index in range(n_maps):
-            undecided[index] = self._undecided(smooth[index], spread[index], criterion=index > 0)
+            undecided[index] = self._undecided(smooth[index], spread[index], spread_at_cap[index],
+                                               criterion=index > 0)
         # Step 4: every window under the kernel of an undecided cell.
         radius = self.kernel.shape[0] // 2
         reach = F.max_pool2d(undecided.any(dim=0)[None, None].float(), 2 * radius + 1, stride=1, padding=radius)
@@ -131,22 +138,24 @@ class OutcomeRule:
         smooth = torch.where(inside, numerator / denominator.clamp_min(1e-300), torch.nan)
         return smooth, torch.sqrt(variance) / denominator.clamp_min(1e-300)
 
-    def _undecided(self, smooth: Tensor, spread: Tensor, *, criterion: bool) -> Tensor:
-        """``(R, K)`` bool: the cells of one map whose outcome is not settled (steps 2 and 3)."""
+    def _undecided(self, smooth: Tensor, spread: Tensor, spread_at_cap: Tensor, *, criterion: bool) -> Tensor:
+        """``(R, K)`` bool: the cells of one map whose outcome is open and could be settled by the cap (steps 2, 3)."""
         undecided = torch.zeros(smooth.shape, dtype=torch.bool)
         if torch.isnan(smooth).all():
             return undecided
         flat = int(torch.argmax(torch.nan_to_num(smooth, nan=-math.inf)))
         row, col = divmod(flat, smooth.shape[1])
-        peak, peak_spread = smooth[row, col], spread[row, col]
+        peak = smooth[row, col]
         rows = torch.arange(smooth.shape[0])[:, None]
         cols = torch.arange(smooth.shape[1])[None, :]
         far = torch.maximum((rows - row).abs(), (cols - col).abs()) > self.budget.tolerance_cells
-        margin = self.budget.z * torch.sqrt(spread**2 + peak_spread**2)
-        contender = far & torch.isfinite(smooth) & (smooth + margin >= peak)
+        gap = peak - smooth
+        now, at_cap = (self.budget.z * torch.sqrt(of**2 + of[row, col] ** 2) for of in (spread, spread_at_cap))
+        contender = far & torch.isfinite(smooth) & (gap <= now) & (gap > at_cap)
         undecided |= contender
         if contender.any():
             undecided[row, col] = True
-        if criterion and (peak - self.budget.correlation_above).abs() <= self.budget.z * peak_spread:
+        to_criterion = (peak - self.budget.correlation_above).abs()
+        if criterion and self.budget.z * spread_at_cap[row, col] < to_criterion <= self.budget.z * spread[row, col]:
             undecided[row, col] = True
         return undecided

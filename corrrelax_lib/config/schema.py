@@ -186,7 +186,7 @@ class CorrelaxConfig:
     undefined_correlation: Literal["nan", "zero"] = "nan"
     reconstruction: Literal["centred", "authors"] = "centred"
     batch_size: int = 512
-    mask_design: Literal["bernoulli", "antithetic", "balanced", "sobol"] = "bernoulli"
+    mask_design: Literal["bernoulli", "antithetic", "sobol"] = "bernoulli"
     mask_budget: Literal["fixed", "outcome"] = "fixed"
     budget_first_masks: int = 256
     budget_z: float = 3.0
@@ -222,7 +222,7 @@ class MaskSensitivityConfig:
             from a mask set of its own seed (independent of ``seed``, which seeds every compared method).
         budget_counts: the fixed mask counts compared, for the paper's masks and every mask design.
         budget_first_masks: first-pass counts of the outcome budgets compared (cap: ``budget_reference_masks``;
-            ``z`` and tolerance from the ``correlax`` section).
+            ``z``, tolerance and mask design from the ``correlax`` section).
     """
 
     mask_counts: tuple[int, ...] = (128, 256, 512, 1024, 2048)

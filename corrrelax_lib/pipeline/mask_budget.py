@@ -39,7 +39,7 @@ class BudgetMethod:
     """One way to spend masks, and the mask counts at which its maps are read.
 
     Attributes:
-        name: the row's name, e.g. ``"balanced"`` or ``"outcome, first 16"``.
+        name: the row's name, e.g. ``"sobol"`` or ``"outcome, first 16"``.
         family: ``"fixed"`` (a mask design at fixed counts), ``"adaptive"``, ``"outcome"`` or ``"default"``
             (the profile's ``correlax`` section as it stands).
         explainer: computes the maps.
@@ -67,7 +67,8 @@ def budget_methods(study: Study) -> list[BudgetMethod]:
     * each mask design of :data:`MASK_DESIGNS` (``"bernoulli"``: the paper's protocol) at every
       ``budget_counts``, read from one run's checkpoints;
     * :class:`AdaptiveMasks` with the section's ``adaptive_*`` settings, capped at the reference count;
-    * an :class:`OutcomeBudget` per ``budget_first_masks``, capped at the reference count;
+    * an :class:`OutcomeBudget` per ``budget_first_masks`` with the section's mask design, capped at the
+      reference count;
     * ``default``: the study's own ``correlax`` section (the maps every other chapter reads).
     """
     config, model = study.config, study.classifier().model
@@ -87,7 +88,8 @@ def budget_methods(study: Study) -> list[BudgetMethod]:
                              min_masks=sensitivity.adaptive_min_masks)
     methods.append(BudgetMethod("adaptive", "adaptive", explainer(cap, adaptive=adaptive)))
     methods += [BudgetMethod(f"outcome, first {first}", "outcome",
-                             explainer(cap, adaptive=outcome_budget(config, first)))
+                             explainer(cap, adaptive=outcome_budget(config, first),
+                                       design=config.correlax.mask_design))
                 for first in sensitivity.budget_first_masks]
     methods.append(BudgetMethod("default", "default", study.explainer(checkpoints=())))
     return methods

@@ -1,4 +1,4 @@
-"""Mask designs (beyond the paper): antithetic pairs, balanced blocks, Sobol draws; each deterministic per seed."""
+"""Mask designs (beyond the paper): antithetic pairs, Sobol draws; each deterministic per seed."""
 
 from __future__ import annotations
 
@@ -40,17 +40,6 @@ def test_antithetic_needs_keep_prob_one_half():
         design_cells("antithetic", 4, 8, 0.25, torch.Generator())
 
 
-@pytest.mark.parametrize(("keep_prob", "kept"), [(0.5, 8), (0.25, 4)])
-def test_balanced_blocks_keep_each_cell_exactly_keep_prob_of_the_block(keep_prob, kept):
-    cells = design_cells("balanced", 40, 8, keep_prob, torch.Generator().manual_seed(0), block=16)
-    per_block = cells[:32].reshape(2, 16, 64).sum(dim=1)
-    assert (per_block == kept).all()
-    # The last, shorter block (8 masks) is balanced on its own.
-    assert (cells[32:].reshape(8, 64).sum(dim=0) == round(keep_prob * 8)).all()
-    # Not the same pattern in every cell: the permutations are drawn per cell.
-    assert len({tuple(column.tolist()) for column in cells[:16].reshape(16, 64).T}) > 1
-
-
 def test_sobol_keeps_each_cell_exactly_half_of_the_first_power_of_two_masks():
     cells = _cells("sobol", n_masks=32)
     assert (cells.reshape(32, 64).sum(dim=0) == 16).all()
@@ -59,4 +48,4 @@ def test_sobol_keeps_each_cell_exactly_half_of_the_first_power_of_two_masks():
 
 def test_unknown_design_is_refused():
     with pytest.raises(ValueError, match="unknown mask design"):
-        _cells("latin")
+        _cells("balanced")

@@ -26,7 +26,7 @@ def _rho(distance: np.ndarray, correlation: np.ndarray | None = None) -> torch.T
     return torch.as_tensor(np.stack([distance.ravel(), correlation.ravel()], axis=1))
 
 
-def _stop(rule, rho, n_masks, n_max=640):
+def _stop(rule, rho, n_masks, n_max=10**6):
     windows = rho.shape[0]
     return rule.stop(rho, torch.full((windows,), n_masks), torch.arange(windows), n_masks, n_max)
 
@@ -44,6 +44,13 @@ def test_no_window_stops_before_the_first_masks_and_all_stop_at_the_cap():
     assert _stop(_rule(), rho, 640, n_max=640).all()
 
 
+def test_a_gap_not_even_the_cap_could_resolve_buys_no_masks():
+    # The close maxima below are refined when the cap could tell them apart, not when it could not.
+    rho = _rho(_bumps(0.6, 0.59))
+    assert not _stop(_rule(), rho, 64, n_max=10**6).all()
+    assert _stop(_rule(), rho, 64, n_max=80).sum() > _stop(_rule(), rho, 64, n_max=10**6).sum()
+
+
 def test_a_clear_maximum_and_a_clear_criterion_stop_every_window():
     assert _stop(_rule(), _rho(_bumps(0.9, 0.4)), 256).all()
 
@@ -54,15 +61,15 @@ def test_two_close_maxima_refine_only_the_windows_under_them():
     assert stop[8, 0] and stop[0, 11] and stop[8, 5]  # far from both: stopped
     assert stop.any() and not stop.all()
     # With many masks the same values are decided.
-    assert _stop(_rule(), _rho(_bumps(0.6, 0.55)), 200_000, n_max=10**6).all()
+    assert _stop(_rule(), _rho(_bumps(0.6, 0.55)), 200_000).all()
 
 
 def test_a_maximum_moving_within_the_tolerance_does_not_count():
     rows, cols = np.mgrid[:GRID[0], :GRID[1]]
     # One bump centred between windows (4, 4) and (4, 5): two neighbours, one stride apart, nearly tied.
     values = 0.2 + 0.4 * np.exp(-((rows - 4) ** 2 + (cols - 4.45) ** 2) / 4.5)
-    assert _stop(_rule(tolerance_cells=1), _rho(values), 2000, n_max=10**6).all()
-    assert not _stop(_rule(tolerance_cells=0), _rho(values), 2000, n_max=10**6).all()
+    assert _stop(_rule(tolerance_cells=1), _rho(values), 2000).all()
+    assert not _stop(_rule(tolerance_cells=0), _rho(values), 2000).all()
 
 
 def test_a_correlation_maximum_near_zero_keeps_its_windows_for_the_criterion():

@@ -10,7 +10,12 @@ One run measures, on the same model, device, dtype and batch size:
 * adaptive masks: on ``--adaptive-windows`` windows, the mean fraction of ``--reference-masks``
   used and the largest |ρ_dist − ρ_dist(reference)|;
 * peak memory of the engine with 256 and with 2560 masks (CUDA: allocated bytes; CPU: the
-  resident set of a fresh process), which must not grow with the mask count.
+  resident set of a fresh process), which must not grow with the mask count;
+* the paper's cost: seconds per mean-size ROI (885 × 2497 px, every window) at ``--n-masks-roi`` masks and
+  ``--passes-fraction`` of them (a mask budget's measured share), and the 357 test images with findings;
+* with ``--precision-windows``, the largest |ρ(bf16 autocast) − ρ(float32)| over that many windows (CUDA).
+
+``--compile`` wraps the model with ``torch.compile`` (raw and engine alike); ``--json`` writes every number.
 
 The last line reads ``ratio_vs_raw=… speedup_vs_naive=… adaptive_mask_fraction=… adaptive_max_err=…``.
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -34,11 +40,13 @@ import torch
 import torch.nn.functional as F
 
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
-from corrrelax_lib.attribution.correlax import CorRELAX
+from corrrelax_lib.attribution.correlax import CompiledClassifier, CorRELAX, window_correlations
 from corrrelax_lib.attribution.masks import RandomMasks
 from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.metrics.paper import authors_images_with_findings
 from corrrelax_lib.models.classifier import MultiLabelClassifier
 from corrrelax_lib.models.device import autocast, resolve_device
+from corrrelax_lib.pipeline.throughput import paper_roi_windows
 from corrrelax_lib.training.run import load_run
 from corrrelax_lib.windows.grid import window_grid
 
@@ -53,6 +61,8 @@ def main() -> None:
     image, foreground = _image(args)
     explainer = _explainer(model, args, args.n_masks)
     selection = _first_windows(explainer, image, args.windows)
+    if args.compile:  # compile (and warm up) before the timed run
+        explainer.explain(image, foreground, windows=_first_windows(explainer, image, 2))
     maps = explainer.explain(image, foreground, windows=selection)
     engine = maps.metadata["masks_per_second"]
     passes = maps.metadata["masked_passes"]
@@ -77,15 +87,38 @@ def main() -> None:
     peaks = {n: _probe_memory(args, n) for n in (256, 2560)}
     print(f"peak memory: 256 masks {peaks[256] / 2**20:,.1f} MiB, 2560 masks {peaks[2560] / 2**20:,.1f} MiB, "
           f"ratio {peaks[2560] / peaks[256]:.3f}")
+    roi_windows = paper_roi_windows(args.window_size, args.stride, 2497, 885)
+    roi_seconds = roi_windows * (args.n_masks_roi * args.passes_fraction + 1) / engine
+    test_images = authors_images_with_findings()
+    print(f"mean ROI 885 x 2497: {roi_windows} windows x {args.n_masks_roi} masks x {args.passes_fraction:g} = "
+          f"{roi_seconds:,.1f} s per image; {test_images} test images: {roi_seconds * test_images / 3600:,.2f} h")
+    precision = _precision_gap(model, args, image, device) if args.precision_windows else math.nan
+    if args.precision_windows:
+        print(f"bf16 autocast vs float32: max |delta rho| {precision:.5f} on {args.precision_windows} windows "
+              f"({'pass' if precision < 0.005 else 'FAIL'}: < 0.005)")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda"
+                       else None, "torch": torch.__version__, "backbone": args.backbone, "compile": args.compile,
+                       "window_size": args.window_size, "batch_size": maps.metadata["batch_size"],
+                       "raw_passes_per_second": raw, "engine_passes_per_second": engine, "ratio_vs_raw": engine / raw,
+                       "naive_passes_per_second": naive, "adaptive_mask_fraction": fraction,
+                       "adaptive_max_err": float(error), "peak_memory_bytes": peaks, "roi_windows": roi_windows,
+                       "n_masks_roi": args.n_masks_roi, "passes_fraction": args.passes_fraction,
+                       "seconds_per_roi": roi_seconds, "test_images": test_images,
+                       "test_set_hours": roi_seconds * test_images / 3600, "bf16_max_abs_delta_rho": precision},
+                      handle, indent=1)
     print(f"ratio_vs_raw={engine / raw:.3f} speedup_vs_naive={engine / naive:.2f} "
           f"adaptive_mask_fraction={fraction:.3f} adaptive_max_err={error:.4f}")
 
 
-def _model(args: argparse.Namespace) -> MultiLabelClassifier:
+def _model(args: argparse.Namespace) -> torch.nn.Module:
     if args.run_dir:
-        return load_run(args.run_dir).model.eval()
-    torch.manual_seed(0)
-    return MultiLabelClassifier(args.backbone, len(LABELS)).eval()
+        model = load_run(args.run_dir).model.eval()
+    else:
+        torch.manual_seed(0)
+        model = MultiLabelClassifier(args.backbone, len(LABELS)).eval()
+    return model
 
 
 def _image(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +132,8 @@ def _image(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
 def _explainer(model: torch.nn.Module, args: argparse.Namespace, n_masks: int,
                adaptive: AdaptiveMasks | None = None) -> CorRELAX:
     return CorRELAX(model, LABELS, window_size=args.window_size, stride=args.stride, n_masks=n_masks,
-                    batch_size=args.batch_size, adaptive=adaptive, device=args.device, progress=False)
+                    batch_size=args.batch_size, adaptive=adaptive, device=args.device, compile=args.compile,
+                    progress=False)
 
 
 def _first_windows(explainer: CorRELAX, image: np.ndarray, count: int) -> np.ndarray:
@@ -116,13 +150,18 @@ def _raw_passes_per_second(model: torch.nn.Module, args: argparse.Namespace, ima
     """The model alone on one batch of masked copies of the first window, kept in memory."""
     window = torch.as_tensor(image[:args.window_size, :args.window_size].transpose(2, 0, 1), device=device)
     inputs = window * RandomMasks(args.batch_size, args.window_size, device=device)[0:args.batch_size]
-    with autocast(device):
-        model.features_and_logits(inputs)  # warm-up
+    if device.type == "cuda":  # as the engine: channels-last model and inputs
+        model = model.to(memory_format=torch.channels_last)
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    forward = CompiledClassifier(model).features_and_logits if args.compile else model.features_and_logits
+    for _ in range(2):  # warm-up (and compilation)
+        with autocast(device):
+            forward(inputs)
     _synchronise(device)
     start = time.perf_counter()
     for _ in range(max(1, passes // args.batch_size)):
         with autocast(device):
-            model.features_and_logits(inputs)
+            forward(inputs)
     _synchronise(device)
     return max(1, passes // args.batch_size) * args.batch_size / (time.perf_counter() - start)
 
@@ -151,6 +190,30 @@ def _naive_passes_per_second(model: torch.nn.Module, args: argparse.Namespace, i
         s_y = y_all @ y0 / (np.linalg.norm(y_all, axis=1) * np.linalg.norm(y0))
         np.corrcoef(np.vstack([s_h, s_y, y_all.T]))
     return len(origins) * args.n_masks / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def _precision_gap(model: torch.nn.Module, args: argparse.Namespace, image: np.ndarray, device: torch.device) -> float:
+    """Largest |ρ(bf16 autocast) − ρ(float32)| of Eq. 3–4 over ``--precision-windows`` windows, same masks."""
+    masks = RandomMasks(args.n_masks, args.window_size, device=device)
+    origins = window_grid(image.shape[0], image.shape[1], args.window_size, args.stride).origins()
+    largest = 0.0
+    for y, x in origins[:args.precision_windows]:
+        window = torch.as_tensor(image[y:y + args.window_size, x:x + args.window_size].transpose(2, 0, 1),
+                                 device=device)[None]
+        rho = []
+        for dtype in (torch.bfloat16, None):
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                h, logits = model.features_and_logits(window.contiguous(memory_format=torch.channels_last))
+                outputs = [model.features_and_logits(window * masks[first:first + args.batch_size])
+                           for first in range(0, args.n_masks, args.batch_size)]
+            h_masked = torch.cat([o[0].float() for o in outputs])
+            y_masked = torch.sigmoid(torch.cat([o[1].float() for o in outputs]))
+            distance, per_class = window_correlations(h[0].float().cpu(), torch.sigmoid(logits[0].float()).cpu(),
+                                                      h_masked.cpu(), y_masked.cpu())
+            rho.append(np.array([distance, *per_class]))
+        largest = max(largest, float(np.nanmax(np.abs(rho[0] - rho[1]))))
+    return largest
 
 
 def _probe_memory(args: argparse.Namespace, n_masks: int) -> int:
@@ -196,6 +259,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tolerance", type=float, default=0.025)
     parser.add_argument("--z", type=float, default=3.0)
     parser.add_argument("--min-masks", type=int, default=256)
+    parser.add_argument("--compile", action="store_true", help="wrap the model with torch.compile")
+    parser.add_argument("--n-masks-roi", type=int, default=2560, help="masks per window of the paper's cost")
+    parser.add_argument("--passes-fraction", type=float, default=1.0,
+                        help="share of those masks a mask budget spends (benchmarks/mask_budget.py)")
+    parser.add_argument("--precision-windows", type=int, default=0, help="windows of the bf16 vs float32 check")
+    parser.add_argument("--json", help="write every number to this JSON file")
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 

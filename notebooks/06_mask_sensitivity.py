@@ -18,7 +18,9 @@
 # the first *n* masks against its value with a large reference count (the paper: 2560), for
 # *n* from a few tens to thousands. Beyond the paper it evaluates **adaptive masks**: each window
 # stops receiving masks once its correlations are within a tolerance of their reference value
-# with high probability, so strong, settled windows cost less.
+# with high probability, so strong, settled windows cost less. Beside Figure 7 it shows what the
+# mask budget does to the **outcomes** the paper reports (where each map peaks, Table 4's hits) for
+# fixed counts, variance-reduced mask designs, adaptive masks and an outcome-aware budget.
 
 # %% tags=["parameters", "hide-cell"]
 profile = "tiny"  # book/profiles/<profile>.yml
@@ -32,6 +34,7 @@ from IPython.display import Markdown, display
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.book.notes import dataset_banner, dataset_label
 from corrrelax_lib.book.results import ResultLog
+from corrrelax_lib.pipeline.mask_budget import AGREEMENT_COLUMNS, mask_budget_table
 from corrrelax_lib.pipeline.mask_sensitivity import (
     adaptive_errors,
     explain_window_samples,
@@ -39,7 +42,7 @@ from corrrelax_lib.pipeline.mask_sensitivity import (
     sample_windows,
 )
 from corrrelax_lib.pipeline.study import Study
-from corrrelax_lib.viz.correlax_maps import plot_mask_sensitivity, plot_masks_used
+from corrrelax_lib.viz.correlax_maps import plot_budget_agreement, plot_mask_sensitivity, plot_masks_used
 
 study = Study.open(profile, overrides)
 config = study.config
@@ -131,6 +134,41 @@ for item, value in adaptive_summary.items():
     results.record("adaptive masks", item, round(float(value), 4), None)
 
 # %% [markdown]
+# ## The outcomes against the mask budget
+#
+# What the paper reports from the correlations is where each map peaks and whether Table 4 counts a
+# hit. Here whole maps of the first `budget_images` test images are made by every method and compared
+# with a reference of `budget_reference_masks` masks per window drawn from a seed of its own
+# (`budget_reference_seed`), so that no method is judged against its own masks. The methods: the
+# paper's independent masks at fixed counts, the same counts with variance-reduced designs
+# (antithetic pairs M and 1 − M, scrambled Sobol draws; balanced blocks were measured and dropped),
+# adaptive masks (above), and the **outcome-aware budget**: every window gets a first pass of masks,
+# then only windows under a map maximum that a contender within `budget_z` standard errors could
+# still overtake (more than `budget_tolerance_cells` strides away), or under a correlation maximum
+# whose sign is in doubt, get more rounds, as long as the cap could settle the question. Table 4's prediction
+# criteria read the unmasked predictions only, which no mask changes. The profile's own setting
+# (`correlax` section) is ringed.
+
+# %%
+budget = mask_budget_table(study)
+default = budget.loc[budget["default"]].iloc[0]
+
+# %% mystnb={"figure": {"caption": "Agreement with an independent reference against the masked passes spent, for every method; the profile's default is ringed, the dotted line is 10 % of the reference's passes.", "name": "fig-mask-budget"}}
+plot_budget_agreement(budget, title=f"{dataset_label(config.data.dataset)}: {sensitivity.budget_images} images, "
+                      f"reference {sensitivity.budget_reference_masks} masks (seed {sensitivity.budget_reference_seed})")
+plt.show()
+
+# %%
+shown = ["passes_fraction", "rho_dist_median", "rho_dist_p95", "rho_class_median", "rho_class_p95",
+         *AGREEMENT_COLUMNS]
+display(budget.set_index(["method", "n_masks"])[[*shown, "default"]].style.format("{:.3f}", subset=shown)
+        .set_caption(f"Each method against {sensitivity.budget_reference_masks} masks of an independent seed "
+                     "(n_masks: the fixed count, or the cap)"))
+for column in ("passes_fraction", *AGREEMENT_COLUMNS):
+    results.record("mask budget", f"default ({config.correlax.mask_budget}): {column}", round(float(default[column]), 4),
+                   "≥ 0.98 at ≤ 0.10 of the passes (issue #16's target)" if column != "passes_fraction" else None)
+
+# %% [markdown]
 # ## What we found
 
 # %%
@@ -143,5 +181,10 @@ display(Markdown(
     + f" (the paper: from 256 of 2560 masks on VinDr-Mammo). Adaptive masks used {mask_fraction:.0%} of the "
     f"reference count on average, with a largest distance-correlation error of "
     f"{adaptive_table['abs_error'].max():.4f} and {(adaptive_table['max_abs_error'] <= sensitivity.adaptive_tolerance).mean():.0%} "
-    f"of the windows within ±{sensitivity.adaptive_tolerance} on every correlation."
+    f"of the windows within ±{sensitivity.adaptive_tolerance} on every correlation. Against an independent "
+    f"reference of {sensitivity.budget_reference_masks} masks, the profile's default "
+    f"(`{config.correlax.mask_budget}`, {default['method']}) spends {default['passes_fraction']:.1%} of the "
+    f"reference's passes; its map maxima agree within one stride in {default['max_agreement']:.1%} of the maps, "
+    f"its Table 4 outcome in {default['pair_agreement']:.1%} of the image-label pairs, and its smoothed maps "
+    f"correlate at {default['map_pearson']:.3f} with the reference's."
 ))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -38,6 +40,18 @@ class AdaptiveMasks:
     def __post_init__(self) -> None:
         if self.watch not in ("distance", "all"):
             raise ValueError(f"watch must be 'distance' or 'all', got {self.watch!r}")
+
+    def parameters(self) -> dict[str, Any]:
+        """What enters the maps' cache key."""
+        return dict(self.__dict__)
+
+    def for_windows(self, grid_shape: tuple[int, int], window_ids: np.ndarray, kernel: np.ndarray) -> AdaptiveMasks:
+        """The rule for one image's windows: this rule itself, which judges each window alone."""
+        return self
+
+    def stop(self, rho: Tensor, masks_used: Tensor, active: Tensor, n_masks: int, n_max: int) -> Tensor:
+        """``(A,)`` bool: :meth:`converged` of the ``active`` windows' rows of ``rho (W, 1 + C)``."""
+        return self.converged(rho[active], n_masks, n_max)
 
     def converged(self, rho: Tensor, n_masks: int, n_max: int) -> Tensor:
         """``(W,)`` bool: which windows may stop after ``n_masks``.

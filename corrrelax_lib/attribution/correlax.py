@@ -27,8 +27,10 @@ from torch import Tensor, nn
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.attribution.explainer import Explainer, PreparedRoi, RoiWindows, prepare_roi
+from corrrelax_lib.attribution.mask_designs import MaskDesign
 from corrrelax_lib.attribution.masked_windows import CorrelationDtype, correlate_windows
 from corrrelax_lib.attribution.masks import FreshMasks, MaskSharing, RandomMasks
+from corrrelax_lib.attribution.outcome_budget import OutcomeBudget
 from corrrelax_lib.attribution.streaming import CorrelationSums
 from corrrelax_lib.models.device import resolve_device
 from corrrelax_lib.windows.kernel import iou_kernel
@@ -76,6 +78,17 @@ def window_correlations(
     return float(rho[0]), rho[1:]
 
 
+class CompiledClassifier:
+    """A classifier's ``features_and_logits`` compiled with ``torch.compile``.
+
+    ``torch.compile(model)`` compiles ``forward`` only; the engine calls ``features_and_logits``, which
+    the compiled module would hand to the eager model.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.features_and_logits = torch.compile(model.features_and_logits)
+
+
 class CorRELAX(Explainer):
     """Sliding-window CorRELAX maps of whole ROI images: an :class:`~corrrelax_lib.attribution.explainer.Explainer`
     whose result, :class:`CorrelaxMaps`, holds the window values and every map kind.
@@ -88,6 +101,8 @@ class CorRELAX(Explainer):
         n_masks, mask_cells, keep_prob, mask_shift: the masks (paper: 2560, 8, 0.5, no shift).
         mask_sharing: ``"shared"``: one seeded set for every window and image (this project); ``"per_window"``:
             a fresh seeded set for every window, as the authors' code draws them (:class:`FreshMasks`).
+        mask_design: how the shared set's cells are drawn (:mod:`~corrrelax_lib.attribution.mask_designs`;
+            the paper's independent ``"bernoulli"`` cells by default).
         seed: seeds the masks.
         correlation_dtype: ``"float64"`` streaming sums (this project) or ``"float32"`` ``torch.corrcoef`` on
             the stacked similarities (the authors' code); see :func:`correlate_windows`.
@@ -98,10 +113,12 @@ class CorRELAX(Explainer):
         batch_size: masked windows per forward pass (halved automatically on out-of-memory).
         mask_chunk: masks per round (paper: sets of 128).
         min_foreground: windows whose breast share is below this are skipped and marked missing.
-        adaptive: stop masking converged windows early (beyond the paper); ``None`` uses all masks.
+        adaptive: stop masking windows early (beyond the paper): :class:`AdaptiveMasks` (each window's
+            correlations settled) or :class:`OutcomeBudget` (no map outcome left to decide; ``n_masks`` is the
+            cap); ``None`` uses all masks.
         checkpoints: mask counts at which to record correlations too (Figure 7, the explorer).
         device: ``"cpu"`` or ``"cuda"``; on CUDA autocast (bf16/fp16) and channels-last are used.
-        compile: wrap the model with ``torch.compile``.
+        compile: compile the model's ``features_and_logits`` with ``torch.compile`` (:class:`CompiledClassifier`).
         progress: show a progress bar.
 
     Example:
@@ -130,6 +147,7 @@ class CorRELAX(Explainer):
         keep_prob: float = 0.5,
         mask_shift: bool = False,
         mask_sharing: MaskSharing = "shared",
+        mask_design: MaskDesign = "bernoulli",
         seed: int = 0,
         correlation_dtype: CorrelationDtype = "float64",
         undefined_correlation: UndefinedCorrelation = "nan",
@@ -137,7 +155,7 @@ class CorRELAX(Explainer):
         batch_size: int = 512,
         mask_chunk: int = 128,
         min_foreground: float = 0.05,
-        adaptive: AdaptiveMasks | None = None,
+        adaptive: AdaptiveMasks | OutcomeBudget | None = None,
         checkpoints: Sequence[int] = (),
         device: str = "cpu",
         compile: bool = False,
@@ -148,12 +166,18 @@ class CorRELAX(Explainer):
         model = model.eval().to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        self.model = torch.compile(model) if compile else model
+        self.model = CompiledClassifier(model) if compile else model
         self.labels = tuple(labels)
         self.window_size, self.stride = window_size, stride
-        mask_set = {"shared": RandomMasks, "per_window": FreshMasks}[mask_sharing]
-        self.masks = mask_set(n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob, shift=mask_shift,
-                              seed=seed, device=self.device)
+        if mask_sharing == "shared":
+            self.masks: RandomMasks | FreshMasks = RandomMasks(
+                n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob, shift=mask_shift, seed=seed,
+                design=mask_design, device=self.device)
+        elif mask_design == "bernoulli":
+            self.masks = FreshMasks(n_masks, window_size, mask_cells=mask_cells, keep_prob=keep_prob,
+                                    shift=mask_shift, seed=seed, device=self.device)
+        else:
+            raise ValueError(f"mask design {mask_design!r} needs mask_sharing='shared'")
         self.correlation_dtype = correlation_dtype
         self.undefined_correlation = undefined_correlation
         self.reconstruction = reconstruction
@@ -165,8 +189,10 @@ class CorRELAX(Explainer):
         self._parameters = {"window_size": window_size, "stride": stride, "n_masks": n_masks,
                            "mask_cells": mask_cells, "keep_prob": keep_prob, "mask_shift": mask_shift, "seed": seed,
                            "mask_chunk": mask_chunk, "min_foreground": min_foreground,
-                           "adaptive": None if adaptive is None else adaptive.__dict__,
+                           "adaptive": None if adaptive is None else adaptive.parameters(),
                            "checkpoints": list(self.checkpoints)}
+        if mask_design != "bernoulli":  # only when set: maps computed before designs existed keep their key
+            self.parameters["mask_design"] = mask_design
         as_run: dict[str, Any] = {"mask_sharing": mask_sharing, "correlation_dtype": correlation_dtype,
                                   "undefined_correlation": undefined_correlation, "reconstruction": reconstruction}
         self._parameters.update({name: value for name, value in as_run.items() if value != _AS_RUN_DEFAULTS[name]})
@@ -199,11 +225,13 @@ class CorRELAX(Explainer):
         selected = roi.windows(self.window_size, self.stride, self.min_foreground, windows)
         grid, kept = selected.grid, selected.kept
         read = self._window_reader(selected)
+        kernel = iou_kernel(self.window_size, self.stride)
+        rule = None if self.adaptive is None else self.adaptive.for_windows(grid.shape, kept, kernel)
         start = time.perf_counter()
         stats = correlate_windows(
             self.model, read, len(kept), self.masks, window_ids=torch.from_numpy(kept),
             correlation_dtype=self.correlation_dtype, batch_size=self.batch_size, mask_chunk=self.mask_chunk,
-            adaptive=self.adaptive, checkpoints=self.checkpoints, device=self.device,
+            adaptive=rule, checkpoints=self.checkpoints, device=self.device,
             channels_last=self.channels_last, progress=self.progress,
         )
         seconds = time.perf_counter() - start
@@ -216,7 +244,7 @@ class CorRELAX(Explainer):
         masks_used[kept] = stats.masks_used
         passes = int(stats.masks_used.sum())
         return CorrelaxMaps(
-            labels=self.labels, grid=grid, kernel=iou_kernel(self.window_size, self.stride),
+            labels=self.labels, grid=grid, kernel=kernel,
             window_predictions=selected.on_grid(stats.predictions), window_rho_class=rho_on_grid(stats.rho_class),
             window_rho_dist=rho_on_grid(stats.rho_dist), masks_used=masks_used.reshape(grid.shape),
             rho_dist_at={n: rho_on_grid(d) for n, (d, _) in stats.at_masks.items()},

@@ -7,7 +7,7 @@ batches of ``batch_size`` that fill the device, and every masked pass is folded 
 float64 sums (:class:`CorrelationSums`) at once, so memory is flat in ``n_masks``. (With
 ``correlation_dtype="float32"`` the passes are kept and correlated as the authors' code does,
 :class:`StackedCorrelations`.) Between rounds correlations can be read out (Figure 7's prefixes) and
-windows can stop early (:class:`AdaptiveMasks`).
+windows can stop early (a :class:`StoppingRule`: :class:`AdaptiveMasks`, :class:`OutcomeRule`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.masks import FreshMasks, RandomMasks
 from corrrelax_lib.attribution.stacked_correlations import StackedCorrelations
 from corrrelax_lib.attribution.streaming import CorrelationSums
@@ -37,6 +36,16 @@ class FeatureClassifier(Protocol):
     """A classifier that returns its feature vector ``h (N, D)`` and logits ``(N, C)`` in one pass."""
 
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+class StoppingRule(Protocol):
+    """Which windows stop receiving masks after a round (e.g. :class:`~corrrelax_lib.attribution.adaptive.
+    AdaptiveMasks`, :class:`~corrrelax_lib.attribution.outcome_budget.OutcomeRule`)."""
+
+    def stop(self, rho: Tensor, masks_used: Tensor, active: Tensor, n_masks: int, n_max: int) -> Tensor:
+        """``(A,)`` bool for the ``active (A,)`` windows, given every window's ``rho (W, 1 + C)`` and
+        ``masks_used (W,)`` after ``n_masks`` of at most ``n_max`` masks."""
+        ...
 
 
 @dataclass
@@ -73,7 +82,7 @@ def correlate_windows(
     correlation_dtype: CorrelationDtype = "float64",
     batch_size: int = 512,
     mask_chunk: int = 128,
-    adaptive: AdaptiveMasks | None = None,
+    adaptive: StoppingRule | None = None,
     checkpoints: Sequence[int] = (),
     device: str | torch.device = "cpu",
     channels_last: bool = False,
@@ -127,7 +136,7 @@ def correlate_windows(
             continue
         rho = torch.where(torch.isnan(frozen), sums.correlations(), frozen)
         if adaptive is not None and len(active):
-            stop = adaptive.converged(rho[active], last, n_masks)
+            stop = adaptive.stop(rho, masks_used, active, last, n_masks)
             frozen[active[stop]] = rho[active[stop]]
             bar.update(int(stop.sum()) * (n_masks - last))
             active = active[~stop]

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from corrrelax_lib.attribution.mask_designs import MaskDesign, design_cells
+
 #: How the windows get their masks: one shared seeded set, or a fresh seeded set per window.
 MaskSharing = Literal["shared", "per_window"]
 
@@ -36,7 +38,8 @@ class RandomMasks:
     on the same pixels.
 
     The Bernoulli draws (``n_masks × mask_cells²`` numbers) come from a CPU ``torch.Generator``
-    seeded with ``seed``, so every device sees the same masks; the upsampling, the part that
+    seeded with ``seed`` as ``design`` says (:mod:`~corrrelax_lib.attribution.mask_designs`; the paper's
+    independent cells by default), so every device sees the same masks; the upsampling, the part that
     costs memory and time, runs on ``device`` one slice at a time, so memory does not grow with
     ``n_masks``. Every window and image gets the same set.
 
@@ -55,6 +58,7 @@ class RandomMasks:
         keep_prob: float = 0.5,
         shift: bool = False,
         seed: int = 0,
+        design: MaskDesign = "bernoulli",
         device: str | torch.device = "cpu",
     ) -> None:
         _check_arguments(n_masks, mask_cells, keep_prob)
@@ -64,7 +68,7 @@ class RandomMasks:
         self.keep_prob = keep_prob
         self.shift = shift
         self.device = torch.device(device)
-        self.cells = (torch.rand((n_masks, 1, mask_cells, mask_cells), generator=generator) < keep_prob).float()
+        self.cells = design_cells(design, n_masks, mask_cells, keep_prob, generator)
         self.cell_size = math.ceil(window_size / mask_cells)
         self.offsets = (torch.randint(0, self.cell_size, (n_masks, 2), generator=generator) if shift
                         else torch.zeros((n_masks, 2), dtype=torch.int64))

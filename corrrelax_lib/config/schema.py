@@ -164,6 +164,13 @@ class CorrelaxConfig:
             ``arange(-window_size/2, window_size/2 + 1, stride)``, 6 × 6 and off centre at 256 / 48), a full
             convolution and a stretch of the grown grid over the image.
         batch_size: masked windows per forward pass (halved on out-of-memory; results do not depend on it).
+        mask_design: how the shared mask set's cells are drawn (beyond the paper): ``"bernoulli"``, independent
+            cells (the paper), or a variance-reduced design of :mod:`corrrelax_lib.attribution.mask_designs`.
+        mask_budget: ``"fixed"``: every window gets ``n_masks`` masks (the paper); ``"outcome"``: every window
+            gets ``budget_first_masks``, and only windows that can still change a map's maximum or a Table 4
+            criterion get more, up to ``n_masks`` (beyond the paper; :mod:`corrrelax_lib.attribution.outcome_budget`).
+        budget_first_masks, budget_z, budget_tolerance_cells: the outcome budget's first masks per window, its
+            standard errors of doubt, and how many strides a maximum may move and count as unchanged.
     """
 
     window_size: int = 256
@@ -179,6 +186,11 @@ class CorrelaxConfig:
     undefined_correlation: Literal["nan", "zero"] = "nan"
     reconstruction: Literal["centred", "authors"] = "centred"
     batch_size: int = 512
+    mask_design: Literal["bernoulli", "antithetic", "sobol"] = "bernoulli"
+    mask_budget: Literal["fixed", "outcome"] = "fixed"
+    budget_first_masks: int = 256
+    budget_z: float = 3.0
+    budget_tolerance_cells: int = 1
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,12 @@ class MaskSensitivityConfig:
         images, windows: test images and windows sampled.
         adaptive_tolerance, adaptive_z, adaptive_min_masks: stop a window once ``adaptive_z`` standard errors
             of its correlations fit inside ``adaptive_tolerance``, never before ``adaptive_min_masks``.
+        budget_images: test images with findings whose whole maps the mask-budget comparison computes.
+        budget_reference_masks, budget_reference_seed: the comparison's reference: this many masks per window
+            from a mask set of its own seed (independent of ``seed``, which seeds every compared method).
+        budget_counts: the fixed mask counts compared, for the paper's masks and every mask design.
+        budget_first_masks: first-pass counts of the outcome budgets compared (cap: ``budget_reference_masks``;
+            ``z``, tolerance and mask design from the ``correlax`` section).
     """
 
     mask_counts: tuple[int, ...] = (128, 256, 512, 1024, 2048)
@@ -214,6 +232,11 @@ class MaskSensitivityConfig:
     adaptive_tolerance: float = 0.025
     adaptive_z: float = 3.0
     adaptive_min_masks: int = 256
+    budget_images: int = 16
+    budget_reference_masks: int = 2560
+    budget_reference_seed: int = 1
+    budget_counts: tuple[int, ...] = (64, 128, 256)
+    budget_first_masks: tuple[int, ...] = (64, 128)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from torch import nn
 from corrrelax_lib.attribution.adaptive import AdaptiveMasks
 from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
+from corrrelax_lib.attribution.outcome_budget import OutcomeBudget
 from corrrelax_lib.config import StudyConfig
 from corrrelax_lib.distributed.gather import read_artifacts
 from corrrelax_lib.metrics.pointing_game import pointing_game_table, table4_criteria
@@ -63,19 +64,32 @@ def pointing_game_from_artifacts(
 
 def study_explainer(
     model: nn.Module, config: StudyConfig, labels: Sequence[str], *, n_masks: int | None = None,
-    adaptive: AdaptiveMasks | None = None, checkpoints: Sequence[int] = (), progress: bool = False,
+    adaptive: AdaptiveMasks | OutcomeBudget | None = None, checkpoints: Sequence[int] = (), progress: bool = False,
 ) -> CorRELAX:
     """The :class:`CorRELAX` of a study: its ``correlax`` section, ``seed`` and ``device``.
 
-    ``n_masks`` overrides the section's count (Figure 7's reference).
+    ``n_masks`` overrides the section's count (Figure 7's reference); ``adaptive`` the section's budget
+    (``mask_budget: outcome`` gives :func:`outcome_budget` of the section).
     """
     correlax = config.correlax
+    if adaptive is None and correlax.mask_budget == "outcome":
+        adaptive = outcome_budget(config)
     return CorRELAX(
         model, labels, window_size=correlax.window_size, stride=correlax.stride,
         n_masks=n_masks or correlax.n_masks, mask_cells=correlax.mask_cells, keep_prob=correlax.keep_prob,
-        mask_shift=correlax.mask_shift, mask_sharing=correlax.mask_sharing, seed=config.seed,
+        mask_shift=correlax.mask_shift, mask_sharing=correlax.mask_sharing, mask_design=correlax.mask_design,
+        seed=config.seed,
         correlation_dtype=correlax.correlation_dtype, undefined_correlation=correlax.undefined_correlation,
         reconstruction=correlax.reconstruction, batch_size=correlax.batch_size,
         mask_chunk=correlax.mask_chunk, min_foreground=correlax.min_foreground, adaptive=adaptive,
         checkpoints=checkpoints, device=config.device, progress=progress,
     )
+
+
+def outcome_budget(config: StudyConfig, first_masks: int | None = None) -> OutcomeBudget:
+    """The :class:`OutcomeBudget` of a study's ``correlax`` section (its ``pointing_game`` correlation criterion);
+    ``first_masks`` overrides the section's first-pass count."""
+    correlax = config.correlax
+    return OutcomeBudget(first_masks=first_masks or correlax.budget_first_masks, z=correlax.budget_z,
+                         tolerance_cells=correlax.budget_tolerance_cells,
+                         correlation_above=config.pointing_game.correlation_above)

@@ -320,6 +320,28 @@ def estimate_full_cost(
     )
 
 
+def test_set_cost(estimate: CostEstimate, budgets: dict[str, float], n_images: int) -> pd.DataFrame:
+    """CorRELAX's cost on ``n_images`` mean-size ROIs under each mask budget, from one measured rate.
+
+    Args:
+        estimate: the measured rate and the per-image passes of the paper's fixed count (:func:`estimate_full_cost`).
+        budgets: ``{name: share of the fixed count's masked passes}``, e.g. a budget's ``passes_fraction``
+            measured against its reference (:func:`~corrrelax_lib.pipeline.mask_budget.mask_budget_table`).
+        n_images: images, e.g. the 357 VinDr-Mammo test images with findings.
+
+    Returns:
+        One row per budget: ``budget``, ``passes_fraction``, ``masked_passes_per_image``, ``seconds_per_image``
+        (masked passes plus the unmasked pass per window, at the measured rate) and ``hours_test_set``.
+    """
+    rows = []
+    for name, fraction in budgets.items():
+        masked = fraction * estimate.masked_passes_per_image
+        seconds = (masked + estimate.unmasked_passes_per_image) / estimate.masked_passes_per_second
+        rows.append({"budget": name, "passes_fraction": fraction, "masked_passes_per_image": masked,
+                     "seconds_per_image": seconds, "hours_test_set": seconds * n_images / 3600})
+    return pd.DataFrame(rows)
+
+
 def format_value(value: object) -> str:
     """A value of :meth:`CostEstimate.to_frame` for reading: floats to 4 significant digits (whole numbers
     from 10 000 on), integers with thousands separators, text as is."""

@@ -242,6 +242,41 @@ def plot_masks_used(masks_used: np.ndarray, *, n_max: int, title: str | None = N
     return fig
 
 
+def plot_budget_agreement(table: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """The outcome view beside Figure 7: agreement with the reference against the masked passes spent.
+
+    Args:
+        table: :func:`~corrrelax_lib.pipeline.mask_budget.mask_budget_table` (columns ``method``, ``family``,
+            ``passes_fraction``, ``max_agreement``, ``pair_agreement``, ``map_pearson``, ``default``).
+        title: figure title.
+
+    Returns:
+        One panel per agreement (maxima, Table 4 hits, smoothed-map Pearson), x the share of the reference's
+        masked passes (log scale); fixed-count methods are lines over their counts, the others points; the
+        profile's default is ringed.
+    """
+    columns = {"max_agreement": "maxima within one stride", "pair_agreement": "Table 4 outcome of every pair",
+               "map_pearson": "Pearson of smoothed maps"}
+    fig, axes = plt.subplots(1, len(columns), figsize=(12.0, 3.6), sharex=True)
+    for ax, (column, name) in zip(axes, columns.items(), strict=True):
+        for index, (method, rows) in enumerate(table.groupby("method", sort=False)):
+            rows = rows.sort_values("passes_fraction")
+            style = "-o" if len(rows) > 1 else "s"
+            ax.plot(rows["passes_fraction"], rows[column], style, color=f"C{index}", markersize=4, label=method)
+        default = table.loc[table["default"]]
+        ax.plot(default["passes_fraction"], default[column], "o", markersize=12, markerfacecolor="none",
+                markeredgecolor="k", label="default")
+        ax.axvline(0.1, color="0.5", linestyle=":", linewidth=1)
+        ax.set(xscale="log", xlabel="masked passes / reference's", title=name)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("agreement with the reference")
+    axes[-1].legend(fontsize=6, frameon=False, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def _draw_map(ax: Axes, grey: np.ndarray, heatmap: np.ndarray, kind: str) -> None:
     """``(H, W)`` ``heatmap`` at alpha over the ``(H, W)`` greyscale image, with a colourbar; NaN transparent."""
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1)

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from corrrelax_lib.viz.correlax_maps import (
+    plot_budget_agreement,
     plot_correlax_panel,
     plot_label_maps,
     plot_mask_sensitivity,
@@ -196,3 +197,17 @@ def test_views_side_by_side_wraps_each_view_after_the_columns(example: Example) 
     assert fig.axes[0].get_subplotspec().get_topmost_subplotspec().get_gridspec().get_geometry() == (4, 4)
     mlo = next(ax for ax in fig.axes if ax.get_title() == "MLO")
     assert mlo.get_subplotspec().rowspan.start == 2 and mlo.get_subplotspec().colspan.start == 0
+
+
+def test_budget_agreement_draws_a_line_per_fixed_method_a_point_per_other_and_rings_the_default():
+    table = pd.DataFrame({
+        "method": ["bernoulli", "bernoulli", "outcome, first 16"], "family": ["fixed", "fixed", "outcome"],
+        "passes_fraction": [0.05, 0.1, 0.08], "max_agreement": [0.8, 0.9, 0.99], "pair_agreement": [0.9, 0.95, 1.0],
+        "map_pearson": [0.9, 0.95, 0.99], "default": [False, False, True]})
+    fig = plot_budget_agreement(table, title="synthetic")
+    assert len(fig.axes) == 3
+    lines = fig.axes[0].get_lines()  # bernoulli's counts, outcome, the default's ring, the 10 % line
+    assert [len(line.get_xdata()) for line in lines[:3]] == [2, 1, 1]
+    np.testing.assert_allclose(lines[2].get_ydata(), [0.99])
+    np.testing.assert_allclose(lines[3].get_xdata(), [0.1, 0.1])
+    plt.close(fig)

@@ -97,8 +97,9 @@ def test_the_study_hands_its_as_run_options_to_the_explainer_and_the_pointing_ga
     from corrrelax_lib.attribution.masks import FreshMasks
 
     as_run = replace(study, config=replace(study.config, correlax=replace(
-        study.config.correlax, mask_sharing="per_window", correlation_dtype="float32", undefined_correlation="zero",
-        reconstruction="authors"), pointing_game=replace(study.config.pointing_game, correlation_above=0.05)))
+        study.config.correlax, mask_sharing="per_window", mask_design="bernoulli", correlation_dtype="float32",
+        undefined_correlation="zero", reconstruction="authors"),
+        pointing_game=replace(study.config.pointing_game, correlation_above=0.05)))
     as_run._classifier_run = study.classifier()
     explainer = as_run.explainer()
     assert isinstance(explainer.masks, FreshMasks)

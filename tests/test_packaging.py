@@ -109,3 +109,14 @@ def test_a_built_wheel_holds_the_profiles_and_manifests_and_runs_without_the_che
     version = subprocess.run([sys.executable, "-m", "corrrelax_lib.cli", "--version"], cwd=outside, env=environment,
                              capture_output=True, text=True, check=True)
     assert version.stdout.startswith("corrrelax ")
+
+
+def test_licence_and_citation_agree_with_pyproject():
+    """LICENSE is the licence pyproject declares; CITATION.cff cites the paper by the DOI of pyproject's URLs."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert (ROOT / "LICENSE").read_text().startswith(f"{project['license']['text']} License")
+    assert citation["license"] == project["license"]["text"]
+    paper = citation["preferred-citation"]
+    assert project["urls"]["Paper"] == f"https://doi.org/{paper['doi']}"
+    assert paper["authors"][0]["family-names"] == "Mellado" and paper["year"] == 2025

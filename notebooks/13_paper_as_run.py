@@ -60,6 +60,7 @@ from corrrelax_lib.training.run import evaluate_classifier
 study = Study.open(profile, overrides)
 config = study.config
 as_run = Study.open("as-run", progress=study.progress)
+as_run.prepare_data()  # its own copy of the phantoms (artifacts/as-run/data), generated once
 results = ResultLog(study.results_dir, "13_paper_as_run")
 display(Markdown(dataset_banner(config.data.dataset)))
 GENERIC = [*TABLE4_CRITERIA[:2], "correlation criterion"]

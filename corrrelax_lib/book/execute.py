@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,22 @@ CACHE_KEY = "corrrelax_cache_key"
 
 
 def notebook_cache_key(source: Path, settings: dict[str, Any], library_root: Path,
-                       manifests_dir: Path | None = None) -> str:
+                       data_dirs: Sequence[Path] | None = None) -> str:
     """SHA-256 of the notebook text, the study's resolved settings, every library source file, every file of
-    ``manifests_dir`` (default: ``data_manifests/`` beside ``library_root``, where it exists) and the version of
-    every installed package (:func:`~corrrelax_lib.environment.locked_requirements`): an upgraded torch, an edited
-    manifest or an edited module re-executes the notebook."""
+    ``data_dirs`` (default: ``data_manifests/`` and ``book/profiles/`` beside ``library_root``, where they exist:
+    a chapter may open a profile besides its own, as chapter 13 opens ``as-run``) and the version of every
+    installed package (:func:`~corrrelax_lib.environment.locked_requirements`): an upgraded torch, an edited
+    manifest or profile or an edited module re-executes the notebook."""
     digest = hashlib.sha256(source.read_bytes())
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for path in sorted(library_root.rglob("*.py")):
         digest.update(path.relative_to(library_root).as_posix().encode() + path.read_bytes())
-    manifests_dir = library_root.parent / "data_manifests" if manifests_dir is None else manifests_dir
-    if manifests_dir.is_dir():
-        for path in sorted(p for p in manifests_dir.rglob("*") if p.is_file()):
-            digest.update(b"manifest:" + path.relative_to(manifests_dir).as_posix().encode() + path.read_bytes())
+    if data_dirs is None:
+        data_dirs = (library_root.parent / "data_manifests", library_root.parent / "book" / "profiles")
+    for directory in data_dirs:
+        if directory.is_dir():
+            for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+                digest.update(f"{directory.name}:{path.relative_to(directory).as_posix()}".encode() + path.read_bytes())
     digest.update("\n".join(locked_requirements()).encode())
     return digest.hexdigest()
 

@@ -1,7 +1,8 @@
 """How many masked passes do the paper's outcomes need? Mask budgets against an independent reference.
 
 The outcomes the paper reports from CorRELAX are where each map peaks and Table 4's pointing-game hits
-(§3.5, Eq. 11). This module explains whole test images with every method of :func:`budget_methods`
+(§3.5, Eq. 11). This module explains test images (every window, or those near the
+findings: ``mask_sensitivity.budget_margin``) with every method of :func:`budget_methods`
 (fixed counts of the paper's masks, variance-reduced mask designs, :class:`AdaptiveMasks`, outcome budgets
 and the profile's own setting) and compares each with a reference of many masks drawn from a seed of its
 own (:func:`reference_explainer`), so that a method is not judged against its own masks. Every method's
@@ -30,6 +31,7 @@ from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
 from corrrelax_lib.pipeline.correlax_images import outcome_budget, study_explainer, table4_pointing_criteria
 from corrrelax_lib.pipeline.explained_images import explain_images, pointing_pairs
 from corrrelax_lib.pipeline.study import FINDINGS, Study
+from corrrelax_lib.windows.grid import window_grid
 
 #: The columns of :func:`mask_budget_table` that say how close a method comes to the reference.
 AGREEMENT_COLUMNS: tuple[str, ...] = ("pair_agreement", "max_agreement", "map_pearson")
@@ -96,9 +98,29 @@ def budget_methods(study: Study) -> list[BudgetMethod]:
     return methods
 
 
+def windows_near_findings(image: AnnotatedImage, explainer: CorRELAX, margin: float) -> np.ndarray:
+    """``(n_rows, n_cols)`` bool: the windows of ``explainer``'s grid over ``image`` whose centre lies within
+    ``margin`` pixels (in both axes) of one of its finding boxes (:data:`FINDINGS`)."""
+    height, width = image.image.shape[:2]
+    grid = window_grid(height, width, explainer.window_size, explainer.stride)
+    centres_y, centres_x = grid.centres()
+    near = np.zeros(grid.shape, dtype=bool)
+    for label in FINDINGS:
+        for x0, y0, x1, y1 in image.boxes_by_label.get(label, np.empty((0, 4))):
+            rows = (centres_y >= y0 - margin) & (centres_y <= y1 + margin)
+            cols = (centres_x >= x0 - margin) & (centres_x <= x1 + margin)
+            near |= rows[:, None] & cols[None, :]
+    return near
+
+
 def method_maps(study: Study, explainer: CorRELAX, images: Sequence[AnnotatedImage]) -> dict[str, CorrelaxMaps]:
-    """``{image_id: maps}`` of ``explainer``, each image computed once (:func:`explain_images`)."""
-    return explain_images(explainer, images, study.maps_directory(explainer), progress=study.progress)
+    """``{image_id: maps}`` of ``explainer``, each image computed once (:func:`explain_images`): every window, or
+    with ``mask_sensitivity.budget_margin`` set, the windows near the findings (:func:`windows_near_findings`)."""
+    margin = study.config.mask_sensitivity.budget_margin
+    windows = None if margin is None else {image.image_id: windows_near_findings(image, explainer, margin)
+                                           for image in images}
+    return explain_images(explainer, images, study.maps_directory(explainer), windows=windows,
+                          progress=study.progress)
 
 
 def maps_at(maps: CorrelaxMaps, n_masks: int) -> CorrelaxMaps:
@@ -157,19 +179,19 @@ def mask_budget_table(study: Study, images: Sequence[AnnotatedImage] | None = No
     Returns:
         One row per method and count: ``method``, ``family``, ``n_masks`` (the fixed count, or the cap),
         the columns of :func:`outcome_agreement`, and ``default`` (bool: the profile's own setting, marked on
-        every row with the same parameters).
+        the row whose final maps it would make, or a row of its own).
     """
     images = study.test_images()[:study.config.mask_sensitivity.budget_images] if images is None else images
     game = study.config.pointing_game
     reference = method_maps(study, reference_explainer(study), images)
     methods = budget_methods(study)
-    default_key = methods[-1].explainer.parameters
+    default_maps = _maps_parameters(methods[-1].explainer)
     rows = []
     for method in methods:
-        maps = method_maps(study, method.explainer, images)
-        is_default = method.explainer.parameters == default_key
+        is_default = _maps_parameters(method.explainer) == default_maps
         if method.family == "default" and any(row["default"] for row in rows):
             continue  # the profile's setting is one of the rows above
+        maps = method_maps(study, method.explainer, images)
         for n in method.counts or (method.explainer.parameters["n_masks"],):
             read = maps if not method.counts or n == method.counts[-1] else {i: maps_at(m, n) for i, m in maps.items()}
             rows.append({"method": method.name, "family": method.family, "n_masks": n,
@@ -183,6 +205,11 @@ def _variant(config: StudyConfig, *, seed: int | None = None, mask_design: str =
     """``config`` with the paper's fixed budget, mask design ``mask_design`` and (if given) masks seeded by ``seed``."""
     correlax = dataclasses.replace(config.correlax, mask_budget="fixed", mask_design=mask_design)
     return dataclasses.replace(config, correlax=correlax, seed=config.seed if seed is None else seed)
+
+
+def _maps_parameters(explainer: CorRELAX) -> dict[str, object]:
+    """What decides ``explainer``'s final maps: its parameters but the checkpoints (which only add earlier reads)."""
+    return {name: value for name, value in explainer.parameters.items() if name != "checkpoints"}
 
 
 def _same_maximum(maps: CorrelaxMaps, reference: CorrelaxMaps, kind: str, label: str | None) -> bool:

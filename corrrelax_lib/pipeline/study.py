@@ -161,10 +161,12 @@ class Study:
 
     @functools.cached_property
     def _test_images(self) -> list[AnnotatedImage]:
-        return annotated_test_images(self.samples, self.image_store(), FINDINGS)
+        images = annotated_test_images(self.samples, self.image_store(), FINDINGS)
+        return images[:self.config.data.test_images]
 
     def test_images(self) -> list[AnnotatedImage]:
-        """Every test image with at least one finding, boxes in ROI pixels, ordered by ``(study_id, image_id)``."""
+        """Every test image with at least one finding (the first ``data.test_images`` of them), boxes in ROI
+        pixels, ordered by ``(study_id, image_id)``."""
         return self._test_images
 
     def explainer(self, *, n_masks: int | None = None, checkpoints: Sequence[int] | None = None,

@@ -56,15 +56,19 @@ def test_cache_key_changes_with_parameters_and_library(tmp_path):
     assert key != notebook_cache_key(source, {"seed": 0}, library)
 
 
-def test_cache_key_changes_with_the_manifests_and_the_package_versions(tmp_path, monkeypatch):
-    library, manifests = tmp_path / "lib", tmp_path / "data_manifests"
-    library.mkdir()
-    manifests.mkdir()
+def test_cache_key_changes_with_the_manifests_the_profiles_and_the_package_versions(tmp_path, monkeypatch):
+    library, manifests, profiles = tmp_path / "lib", tmp_path / "data_manifests", tmp_path / "book" / "profiles"
+    for folder in (library, manifests, profiles):
+        folder.mkdir(parents=True)
     (manifests / "vindr-mammo.yml").write_text("paper_table1: {}\n")
+    (profiles / "as-run.yml").write_text("extends: tiny\n")
     source = SOURCES[0]
     key = notebook_cache_key(source, {"seed": 0}, library)
     (manifests / "vindr-mammo.yml").write_text("paper_table1: {Mass: 1}\n")
     edited = notebook_cache_key(source, {"seed": 0}, library)
     assert edited != key
+    (profiles / "as-run.yml").write_text("extends: tiny\ndata: {test_images: 8}\n")  # another profile than the study's
+    profile_edited = notebook_cache_key(source, {"seed": 0}, library)
+    assert profile_edited != edited
     monkeypatch.setattr(execute, "locked_requirements", lambda: ["torch==0.0.1"])
-    assert notebook_cache_key(source, {"seed": 0}, library) != edited
+    assert notebook_cache_key(source, {"seed": 0}, library) != profile_edited

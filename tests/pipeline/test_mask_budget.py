@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from corrrelax_lib.attribution.correlax import CorRELAX
 from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.data.labels import LABELS
+from corrrelax_lib.models.classifier import MultiLabelClassifier
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
-from corrrelax_lib.pipeline.mask_budget import maps_at, outcome_agreement
+from corrrelax_lib.pipeline.mask_budget import maps_at, outcome_agreement, windows_near_findings
 from corrrelax_lib.windows.grid import window_grid
 from corrrelax_lib.windows.kernel import iou_kernel
 
@@ -66,3 +68,19 @@ def test_maps_at_reads_a_checkpoint_and_counts_its_masks():
     np.testing.assert_array_equal(early.window_rho_dist, _maps().rho_dist_at[16])
     assert (early.masks_used == 16).all() and early.rho_dist_at == {}
     assert _agreement(early, _maps())["passes_fraction"] == 0.25
+
+
+def test_windows_near_findings_are_those_centred_within_the_margin_of_a_box():
+    explainer = CorRELAX(MultiLabelClassifier("small_cnn", len(LABELS)).eval(), LABELS, window_size=32, stride=8,
+                         n_masks=4)
+    centres_y, centres_x = GRID.centres()  # 15.5, 23.5, ...
+    for margin in (0, 8, 20):
+        near = windows_near_findings(IMAGE, explainer, margin)
+        assert near.shape == GRID.shape
+        for (row, col), chosen in np.ndenumerate(near):
+            y, x = centres_y[row], centres_x[col]
+            by_box = [y0 - margin <= y <= y1 + margin and x0 - margin <= x <= x1 + margin
+                      for x0, y0, x1, y1 in np.concatenate(list(IMAGE.boxes_by_label.values()))]
+            assert chosen == any(by_box)
+    assert windows_near_findings(IMAGE, explainer, 0).sum() < windows_near_findings(IMAGE, explainer, 20).sum()
+    assert not windows_near_findings(AnnotatedImage("s", "none", IMAGE.image, {}), explainer, 50).any()

@@ -13,6 +13,7 @@ from corrrelax_lib.config import ImagePreprocessing
 from corrrelax_lib.data.image_store import default_cache_dir
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.paths import ARTIFACTS_ENV_VAR, artifacts_root
+from corrrelax_lib.pipeline import study as study_module
 from corrrelax_lib.pipeline.study import FINDINGS, PROGRESS_ENV_VAR, Study
 from corrrelax_lib.testing.explain_job import synthetic_images
 from corrrelax_lib.testing.models import QuadrantMeans
@@ -110,3 +111,13 @@ def test_the_study_hands_its_as_run_options_to_the_explainer_and_the_pointing_ga
     pairs = as_run.pointing_game_pairs()
     assert list(pairs.columns) == ["image_id", "label", *as_run.pointing_game_criteria(), "chance"]
     assert list(study.pointing_game_pairs().columns)[4] == "correlation > 0"
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(None, 4), (2, 2), (9, 4)])
+def test_the_test_images_are_the_first_data_test_images(monkeypatch, tmp_path, limit, expected):
+    images = synthetic_images()  # four, in (study_id, image_id) order
+    monkeypatch.setenv(ARTIFACTS_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(study_module, "annotated_test_images", lambda samples, store, labels: images)
+    opened = Study.open("tiny", {"data.test_images": limit})
+    opened.__dict__["samples"] = None  # read by annotated_test_images only, which is replaced
+    assert [image.image_id for image in opened.test_images()] == [image.image_id for image in images[:expected]]

@@ -45,7 +45,7 @@ book: $(STAMP)
 # chapters in JupyterLab and Voilà (tests/book/test_interactive.py).
 test: $(LAB_STAMP)
 	tools/ensure-system-packages chromium npm
-	$(VENV)/bin/ruff check corrrelax_lib tests notebooks
+	$(VENV)/bin/ruff check corrrelax_lib tests notebooks benchmarks
 	$(PY) -m pytest
 
 # JupyterLab on 127.0.0.1 with the settings in jupyter/, where notebooks/*.py open as notebooks

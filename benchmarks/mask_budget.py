@@ -6,8 +6,9 @@ counts of the paper's masks, each mask design, adaptive masks, outcome budgets, 
 against a reference of ``mask_sensitivity.budget_reference_masks`` masks from its own seed. Maps are cached
 in the profile's artifacts (the mask-sensitivity chapter reads the same ones).
 
-``--quick`` uses the profile's ``mask_sensitivity.budget_images`` images; without it every test image with
-findings. The last line reads
+``--quick`` uses the profile's ``mask_sensitivity.budget_images`` images and its ``budget_region`` (the
+chapter's setting); without it every test image with findings and every window of each (whole maps), unless
+``-p mask_sensitivity.budget_region …`` says otherwise. The last line reads
 ``passes_fraction=… pair_agreement=… max_agreement=… map_pearson=…`` for the profile's default method.
 
     python benchmarks/mask_budget.py --quick
@@ -33,6 +34,8 @@ from corrrelax_lib.pipeline.study import Study
 def main() -> None:
     args = _arguments()
     overrides = {key: yaml.safe_load(value) for key, value in args.parameter}
+    if not args.quick:
+        overrides.setdefault("mask_sensitivity.budget_region", None)
     study = Study.open(args.profile, overrides, progress=False)
     images = study.test_images()
     if args.quick:
@@ -46,7 +49,8 @@ def main() -> None:
         print(table.round(4).to_string(index=False))
     default = table.loc[table["default"]].iloc[0]
     sensitivity = study.config.mask_sensitivity
-    print(f"profile={args.profile} images={len(images)} reference={sensitivity.budget_reference_masks} "
+    region = "whole maps" if sensitivity.budget_region is None else f"{sensitivity.budget_region}-px squares"
+    print(f"profile={args.profile} images={len(images)} ({region}) reference={sensitivity.budget_reference_masks} "
           f"masks (seed {sensitivity.budget_reference_seed}) device={study.config.device} "
           f"torch={torch.__version__} cpu={platform.processor() or platform.machine()} seconds={seconds:.0f}")
     if args.json:
@@ -59,7 +63,8 @@ def main() -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="tiny")
-    parser.add_argument("--quick", action="store_true", help="the profile's budget_images images only")
+    parser.add_argument("--quick", action="store_true",
+                        help="the profile's budget_images images and budget_region (chapter 06)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                         help="override a profile setting by its dotted key (value read as YAML)")
     parser.add_argument("--image-ids", nargs="+", help="only these test images (after --quick)")

@@ -139,9 +139,9 @@ for item, value in adaptive_summary.items():
 # What the paper reports from the correlations is where each map peaks and whether Table 4 counts a
 # hit. Here maps of the first `budget_images` test images are made by every method and compared
 # with a reference of `budget_reference_masks` masks per window drawn from a seed of its own
-# (`budget_reference_seed`), so that no method is judged against its own masks. With `budget_margin` set
-# (the `tiny` profile, to fit its CPU budget) only the windows centred within that many pixels of a finding
-# box are computed: maxima and hits are then read on that region, where the pointing game is decided. The methods: the
+# (`budget_reference_seed`), so that no method is judged against its own masks. With `budget_region` set
+# (the `tiny` profile, to fit its CPU budget) only the windows centred in a square of that many pixels around
+# each image's first finding are computed: maxima and hits are then read on that square. The methods: the
 # paper's independent masks at fixed counts, the same counts with variance-reduced designs
 # (antithetic pairs M and 1 − M, scrambled Sobol draws; balanced blocks were measured and dropped),
 # adaptive masks (above), and the **outcome-aware budget**: every window gets a first pass of masks,
@@ -156,8 +156,8 @@ budget = mask_budget_table(study)
 default = budget.loc[budget["default"]].iloc[0]
 
 # %% mystnb={"figure": {"caption": "Agreement with an independent reference against the masked passes spent, for every method; the profile's default is ringed, the dotted line is 10 % of the reference's passes.", "name": "fig-mask-budget"}}
-region = ("every window" if sensitivity.budget_margin is None
-          else f"windows within {sensitivity.budget_margin} px of a finding")
+region = ("every window" if sensitivity.budget_region is None
+          else f"a {sensitivity.budget_region}-px square around a finding")
 plot_budget_agreement(budget, title=f"{dataset_label(config.data.dataset)}: {sensitivity.budget_images} images "
                       f"({region}), reference {sensitivity.budget_reference_masks} masks "
                       f"(seed {sensitivity.budget_reference_seed})")

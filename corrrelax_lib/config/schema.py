@@ -221,9 +221,9 @@ class MaskSensitivityConfig:
         adaptive_tolerance, adaptive_z, adaptive_min_masks: stop a window once ``adaptive_z`` standard errors
             of its correlations fit inside ``adaptive_tolerance``, never before ``adaptive_min_masks``.
         budget_images: test images with findings whose maps the mask-budget comparison computes.
-        budget_margin: the comparison computes the windows whose centre lies within this many pixels of one of
-            the image's finding boxes (``None``: every window, the whole map); the pointing game and the maps'
-            maxima are then read on that region.
+        budget_region: the comparison computes the windows centred in a square of this many pixels around each
+            image's first finding box (``None``: every window, the whole map); the pointing game and the maps'
+            maxima are then read on that square.
         budget_reference_masks, budget_reference_seed: the comparison's reference: this many masks per window
             from a mask set of its own seed (independent of ``seed``, which seeds every compared method).
         budget_counts: the fixed mask counts compared, for the paper's masks and every mask design.
@@ -239,7 +239,7 @@ class MaskSensitivityConfig:
     adaptive_z: float = 3.0
     adaptive_min_masks: int = 256
     budget_images: int = 16
-    budget_margin: int | None = None
+    budget_region: int | None = None
     budget_reference_masks: int = 2560
     budget_reference_seed: int = 1
     budget_counts: tuple[int, ...] = (64, 128, 256)

@@ -1,8 +1,8 @@
 """How many masked passes do the paper's outcomes need? Mask budgets against an independent reference.
 
 The outcomes the paper reports from CorRELAX are where each map peaks and Table 4's pointing-game hits
-(§3.5, Eq. 11). This module explains test images (every window, or those near the
-findings: ``mask_sensitivity.budget_margin``) with every method of :func:`budget_methods`
+(§3.5, Eq. 11). This module explains test images (every window, or a square around
+a finding: ``mask_sensitivity.budget_region``) with every method of :func:`budget_methods`
 (fixed counts of the paper's masks, variance-reduced mask designs, :class:`AdaptiveMasks`, outcome budgets
 and the profile's own setting) and compares each with a reference of many masks drawn from a seed of its
 own (:func:`reference_explainer`), so that a method is not judged against its own masks. Every method's
@@ -98,27 +98,28 @@ def budget_methods(study: Study) -> list[BudgetMethod]:
     return methods
 
 
-def windows_near_findings(image: AnnotatedImage, explainer: CorRELAX, margin: float) -> np.ndarray:
-    """``(n_rows, n_cols)`` bool: the windows of ``explainer``'s grid over ``image`` whose centre lies within
-    ``margin`` pixels (in both axes) of one of its finding boxes (:data:`FINDINGS`)."""
+def windows_around_finding(image: AnnotatedImage, explainer: CorRELAX, side: int) -> np.ndarray:
+    """``(n_rows, n_cols)`` bool: the windows of ``explainer``'s grid over ``image`` whose centre lies in a
+    ``side × side`` square centred on its first finding box (first of :data:`FINDINGS` it holds), the square
+    moved inside the ROI where it would reach past it."""
     height, width = image.image.shape[:2]
     grid = window_grid(height, width, explainer.window_size, explainer.stride)
+    label = next(label for label in FINDINGS if len(image.boxes_by_label.get(label, ())))
+    x0, y0, x1, y1 = image.boxes_by_label[label][0]
     centres_y, centres_x = grid.centres()
-    near = np.zeros(grid.shape, dtype=bool)
-    for label in FINDINGS:
-        for x0, y0, x1, y1 in image.boxes_by_label.get(label, np.empty((0, 4))):
-            rows = (centres_y >= y0 - margin) & (centres_y <= y1 + margin)
-            cols = (centres_x >= x0 - margin) & (centres_x <= x1 + margin)
-            near |= rows[:, None] & cols[None, :]
-    return near
+    inside = []
+    for centre, extent, centres in (((y0 + y1) / 2, height, centres_y), ((x0 + x1) / 2, width, centres_x)):
+        low = min(max(centre - side / 2, 0.0), max(extent - side, 0.0))
+        inside.append((centres >= low) & (centres <= low + side))
+    return inside[0][:, None] & inside[1][None, :]
 
 
 def method_maps(study: Study, explainer: CorRELAX, images: Sequence[AnnotatedImage]) -> dict[str, CorrelaxMaps]:
     """``{image_id: maps}`` of ``explainer``, each image computed once (:func:`explain_images`): every window, or
-    with ``mask_sensitivity.budget_margin`` set, the windows near the findings (:func:`windows_near_findings`)."""
-    margin = study.config.mask_sensitivity.budget_margin
-    windows = None if margin is None else {image.image_id: windows_near_findings(image, explainer, margin)
-                                           for image in images}
+    with ``mask_sensitivity.budget_region`` set, those around its first finding (:func:`windows_around_finding`)."""
+    side = study.config.mask_sensitivity.budget_region
+    windows = None if side is None else {image.image_id: windows_around_finding(image, explainer, side)
+                                         for image in images}
     return explain_images(explainer, images, study.maps_directory(explainer), windows=windows,
                           progress=study.progress)
 

@@ -10,7 +10,7 @@ from corrrelax_lib.attribution.correlax_maps import CorrelaxMaps
 from corrrelax_lib.data.labels import LABELS
 from corrrelax_lib.models.classifier import MultiLabelClassifier
 from corrrelax_lib.pipeline.annotated_images import AnnotatedImage
-from corrrelax_lib.pipeline.mask_budget import maps_at, outcome_agreement, windows_near_findings
+from corrrelax_lib.pipeline.mask_budget import maps_at, outcome_agreement, windows_around_finding
 from corrrelax_lib.windows.grid import window_grid
 from corrrelax_lib.windows.kernel import iou_kernel
 
@@ -70,17 +70,19 @@ def test_maps_at_reads_a_checkpoint_and_counts_its_masks():
     assert _agreement(early, _maps())["passes_fraction"] == 0.25
 
 
-def test_windows_near_findings_are_those_centred_within_the_margin_of_a_box():
+def test_the_budget_region_is_a_square_around_the_first_finding_moved_inside_the_roi():
     explainer = CorRELAX(MultiLabelClassifier("small_cnn", len(LABELS)).eval(), LABELS, window_size=32, stride=8,
                          n_masks=4)
-    centres_y, centres_x = GRID.centres()  # 15.5, 23.5, ...
-    for margin in (0, 8, 20):
-        near = windows_near_findings(IMAGE, explainer, margin)
-        assert near.shape == GRID.shape
-        for (row, col), chosen in np.ndenumerate(near):
-            y, x = centres_y[row], centres_x[col]
-            by_box = [y0 - margin <= y <= y1 + margin and x0 - margin <= x <= x1 + margin
-                      for x0, y0, x1, y1 in np.concatenate(list(IMAGE.boxes_by_label.values()))]
-            assert chosen == any(by_box)
-    assert windows_near_findings(IMAGE, explainer, 0).sum() < windows_near_findings(IMAGE, explainer, 20).sum()
-    assert not windows_near_findings(AnnotatedImage("s", "none", IMAGE.image, {}), explainer, 50).any()
+    centres_y, centres_x = GRID.centres()  # 15.5, 23.5, ... for rows and columns
+    chosen = windows_around_finding(IMAGE, explainer, 40)  # Mass (40..60, 40..60): the square 30..70 both ways
+    assert chosen.shape == GRID.shape
+    rows, cols = np.flatnonzero(chosen.any(axis=1)), np.flatnonzero(chosen.any(axis=0))
+    np.testing.assert_array_equal(centres_y[rows], [31.5, 39.5, 47.5, 55.5, 63.5])
+    np.testing.assert_array_equal(centres_x[cols], centres_y[rows])
+    assert chosen.sum() == len(rows) * len(cols)
+    # Retractions first (its box at the top-left corner, 0..10 by 100..120): the square is moved inside the ROI.
+    corner = AnnotatedImage("s", "corner", IMAGE.image, {"Retractions": np.array([[0.0, 100.0, 10.0, 120.0]])})
+    chosen = windows_around_finding(corner, explainer, 40)
+    assert centres_x[chosen.any(axis=0)].min() >= 0 and centres_x[chosen.any(axis=0)].max() <= 40
+    assert centres_y[chosen.any(axis=1)].max() <= 128 and centres_y[chosen.any(axis=1)].min() >= 88
+    assert windows_around_finding(IMAGE, explainer, 1000).all()  # larger than the ROI: every window

@@ -12,7 +12,7 @@ passes per image, steps per epoch from Table 1. The table says which number is w
 On a CPU the batches are smaller than the profile's and the rates are scaled per item.
 
     python benchmarks/full_profile_cost.py                      # CUDA if available, else the CPU
-    python benchmarks/full_profile_cost.py --device cuda --output benchmarks/results/h100.json
+    python benchmarks/full_profile_cost.py --device cuda --output benchmarks/results/full_profile_cost-h100.json
 """
 
 from __future__ import annotations

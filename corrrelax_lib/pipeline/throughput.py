@@ -375,10 +375,15 @@ def cached_cost_estimate(
     return estimate
 
 
+#: The names ``benchmarks/full_profile_cost.py`` gives its results (``<profile>_profile_cost-<device>.json``).
+COST_ESTIMATE_PATTERN = "*_profile_cost-*.json"
+
+
 def recorded_cost_estimates(directory: str | os.PathLike[str]) -> dict[str, CostEstimate]:
-    """``{file stem: estimate}`` of every JSON in ``directory`` (``benchmarks/results``: runs of
-    ``benchmarks/full_profile_cost.py`` on other machines, e.g. a GPU), sorted by name."""
-    return {path.stem: read_cost_estimate(path) for path in sorted(Path(directory).glob("*.json"))}
+    """``{file stem: estimate}`` of every :data:`COST_ESTIMATE_PATTERN` file in ``directory`` (``benchmarks/results``:
+    runs of ``benchmarks/full_profile_cost.py`` on other machines, e.g. a GPU; the other benchmarks' results
+    beside them are not cost estimates), sorted by name."""
+    return {path.stem: read_cost_estimate(path) for path in sorted(Path(directory).glob(COST_ESTIMATE_PATTERN))}
 
 
 def machine_summary(device: str) -> pd.DataFrame:

@@ -120,7 +120,7 @@ def test_estimate_defaults_to_the_paper_mean_roi(config):
 
 
 def test_cached_estimate_is_measured_once_then_read(config, tmp_path, monkeypatch):
-    path = tmp_path / "cost.json"
+    path = tmp_path / "full_profile_cost-cpu.json"
     first = cached_cost_estimate(config, path, device="cpu", n_batches=1, n_steps=1)
 
     def no_measure(*args, **kwargs):
@@ -128,7 +128,8 @@ def test_cached_estimate_is_measured_once_then_read(config, tmp_path, monkeypatc
 
     monkeypatch.setattr(throughput, "estimate_full_cost", no_measure)
     assert cached_cost_estimate(config, path, device="cpu") == first
-    assert recorded_cost_estimates(tmp_path) == {"cost": first}
+    (tmp_path / "mask_budget-tiny-cpu.json").write_text('{"rows": []}')  # another benchmark's result beside it
+    assert recorded_cost_estimates(tmp_path) == {"full_profile_cost-cpu": first}
 
 
 def test_machine_summary_names_the_device_and_versions():

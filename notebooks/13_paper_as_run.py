@@ -113,7 +113,8 @@ display(dtype_error.style.format({"max": "{:.2e}", "p95": "{:.2e}", "mean": "{:.
 # %% [markdown]
 # **Masks drawn afresh per window.** The authors draw new masks for every window; this project shares one
 # seeded set across windows and images (the engine then batches windows together). How far the maps move
-# with fresh masks, beside how far they move with the shared set of the next seed (mask noise alone):
+# with fresh masks, beside how far they move with the shared set of the next seed (mask noise alone); all
+# three draw the paper's independent cells, so only the sharing differs (`tiny` itself draws Sobol sets):
 
 # %%
 crops = [image.image[:160, :160] for image in images[:2]]

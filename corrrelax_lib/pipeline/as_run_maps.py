@@ -175,7 +175,9 @@ def mask_sharing_effect(
     """How far the maps of the same images move with a fresh mask set per window instead of one shared set.
 
     The study's shared set is the reference; it is compared with fresh masks per window (same seed and count)
-    and, as the scale of mask noise alone, with the shared set of the next seed. Each image's ``"distance"`` map
+    and, as the scale of mask noise alone, with the shared set of the next seed. All three draw the paper's
+    independent cells (``mask_design="bernoulli"``; a set drawn afresh per window has no design to share), so
+    that only the sharing differs. Each image's ``"distance"`` map
     and ``"correlation"`` map of every label is compared (prediction maps do not depend on the masks).
 
     Args:
@@ -188,6 +190,7 @@ def mask_sharing_effect(
         (pixels, the larger axis distance between the two maps' pointing-game locations). ``summary``: per
         comparison, ``maps``, ``pearson mean``, ``pearson min`` and ``peaks within one stride`` (share).
     """
+    config = dataclasses.replace(config, correlax=dataclasses.replace(config.correlax, mask_design="bernoulli"))
     reference = _explain(model, config, labels, images, None)
     others = {"fresh per window": _explain(model, config, labels, images, None, mask_sharing="per_window"),
               "shared, next seed": _explain(model, dataclasses.replace(config, seed=config.seed + 1), labels,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,10 @@ def test_fresh_masks_move_the_correlation_maps_and_the_measurement_reproduces():
     again_per_map, again = mask_sharing_effect(_model(), CONFIG, LABELS, _images())
     pd.testing.assert_frame_equal(again, summary)
     pd.testing.assert_frame_equal(again_per_map, per_map)
+
+
+def test_the_sharing_effect_of_a_study_drawing_sobol_sets_compares_independent_cells_both_ways():
+    sobol = dataclasses.replace(CONFIG, correlax=dataclasses.replace(CONFIG.correlax, mask_design="sobol"))
+    _, summary = mask_sharing_effect(_model(), sobol, LABELS, _images())  # fresh sets per window cannot be Sobol sets
+    _, independent = mask_sharing_effect(_model(), CONFIG, LABELS, _images())
+    pd.testing.assert_frame_equal(summary, independent)

@@ -116,12 +116,15 @@ def windows_around_finding(image: AnnotatedImage, explainer: CorRELAX, side: int
 
 def method_maps(study: Study, explainer: CorRELAX, images: Sequence[AnnotatedImage]) -> dict[str, CorrelaxMaps]:
     """``{image_id: maps}`` of ``explainer``, each image computed once (:func:`explain_images`): every window, or
-    with ``mask_sensitivity.budget_region`` set, those around its first finding (:func:`windows_around_finding`)."""
+    with ``mask_sensitivity.budget_region`` set, those around its first finding (:func:`windows_around_finding`),
+    kept in a subfolder ``region-<side>`` so that whole maps and squares of the same image never replace each
+    other."""
     side = study.config.mask_sensitivity.budget_region
-    windows = None if side is None else {image.image_id: windows_around_finding(image, explainer, side)
-                                         for image in images}
-    return explain_images(explainer, images, study.maps_directory(explainer), windows=windows,
-                          progress=study.progress)
+    directory = study.maps_directory(explainer)
+    if side is None:
+        return explain_images(explainer, images, directory, progress=study.progress)
+    windows = {image.image_id: windows_around_finding(image, explainer, side) for image in images}
+    return explain_images(explainer, images, directory / f"region-{side}", windows=windows, progress=study.progress)
 
 
 def maps_at(maps: CorrelaxMaps, n_masks: int) -> CorrelaxMaps:

@@ -121,3 +121,26 @@ def test_the_test_images_are_the_first_data_test_images(monkeypatch, tmp_path, l
     opened = Study.open("tiny", {"data.test_images": limit})
     opened.__dict__["samples"] = None  # read by annotated_test_images only, which is replaced
     assert [image.image_id for image in opened.test_images()] == [image.image_id for image in images[:expected]]
+
+
+def test_the_mask_budget_keeps_squares_and_whole_maps_of_an_image_apart(study):
+    from corrrelax_lib.pipeline.mask_budget import method_maps
+
+    def with_region(side: int | None) -> Study:
+        changed = replace(study, config=replace(study.config, mask_sensitivity=replace(
+            study.config.mask_sensitivity, budget_region=side)))
+        changed._classifier_run = study.classifier()
+        return changed
+
+    whole_study, square_study = with_region(None), with_region(16)
+    explainer, images = study.explainer(checkpoints=()), study.test_images()[:1]
+    image_id = images[0].image_id
+    whole = method_maps(whole_study, explainer, images)[image_id]
+    whole_file = study.maps_directory(explainer) / f"{image_id}.npz"
+    written = whole_file.stat().st_mtime_ns
+    square = method_maps(square_study, explainer, images)[image_id]
+    assert 0 < (square.masks_used > 0).sum() < (whole.masks_used > 0).sum()
+    assert (study.maps_directory(explainer) / "region-16" / f"{image_id}.npz").is_file()
+    again = method_maps(whole_study, explainer, images)[image_id]  # read, not recomputed over the square's file
+    assert whole_file.stat().st_mtime_ns == written
+    assert (again.masks_used == whole.masks_used).all()
